@@ -1,0 +1,107 @@
+"""Gaussian conditional for y: likelihoods, the scale table and its integer tables."""
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..layers.bounds import lower_bound
+from .quantization import add_uniform_noise
+from .tables import SymbolTables, quantize_pmf
+
+SCALE_MIN, SCALE_MAX, SCALE_LEVELS = 0.11, 256.0, 64
+
+
+def default_scale_table(minimum: float = SCALE_MIN, maximum: float = SCALE_MAX, levels: int = SCALE_LEVELS) -> torch.Tensor:
+    return torch.exp(torch.linspace(math.log(minimum), math.log(maximum), levels))
+
+
+def _std_cumulative(x):
+    return 0.5 * torch.erfc(-(2**-0.5) * x)
+
+
+class GaussianConditional(nn.Module):
+    """σ lower-bounded at 0.11, likelihoods floored at 1e-9, 64 log-spaced scales from 0.11 to 256.
+
+    ``scale_table`` is a persistent buffer (stored with the weights) because the table index of a
+    predicted σ must be computed identically by encoder and decoder.
+    """
+
+    scale_table: torch.Tensor
+
+    def __init__(self, scale_table: torch.Tensor | None = None, scale_bound: float = SCALE_MIN, tail_mass: float = 1e-9, likelihood_bound: float = 1e-9):
+        super().__init__()
+        self.scale_bound = float(scale_bound)
+        self.tail_mass = float(tail_mass)
+        self.likelihood_bound = float(likelihood_bound)
+        table = default_scale_table() if scale_table is None else torch.as_tensor(scale_table, dtype=torch.float32)
+        self.register_buffer("scale_table", table.clone())
+        for name in ("_table_freqs", "_table_lengths", "_table_offsets"):
+            self.register_buffer(name, torch.zeros(0, dtype=torch.int32))
+        self._tables_cache: SymbolTables | None = None
+
+    def likelihood(self, values: torch.Tensor, scales: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
+        bound = scales.new_tensor([self.scale_bound])
+        scales = lower_bound(scales, bound) if torch.is_grad_enabled() else torch.max(scales, bound)
+        v = torch.abs(values - means)
+        lik = _std_cumulative((0.5 - v) / scales) - _std_cumulative((-0.5 - v) / scales)
+        lb = lik.new_tensor([self.likelihood_bound])
+        return lower_bound(lik, lb) if torch.is_grad_enabled() else torch.max(lik, lb)
+
+    def forward(self, y: torch.Tensor, scales: torch.Tensor, means: torch.Tensor, training: bool | None = None):
+        training = self.training if training is None else training
+        values = add_uniform_noise(y) if training else torch.round(y - means) + means
+        return values, self.likelihood(values, scales, means)
+
+    def build_indexes(self, scales: torch.Tensor) -> torch.Tensor:
+        """Table index per σ: the first table scale ≥ max(σ, bound) (σ rounded *up*), else the last."""
+        s = torch.clamp_min(scales, self.scale_bound).contiguous()
+        table = self.scale_table.to(s.device)
+        return torch.searchsorted(table, s).clamp_max_(len(table) - 1).int()
+
+    @torch.no_grad()
+    def update(self, force: bool = False) -> bool:
+        if self._table_freqs.numel() > 0 and not force:
+            return False
+        scales = self.scale_table.detach().cpu().double()
+        multiplier = -_std_quantile(self.tail_mass / 2)
+        centers = torch.ceil(scales * multiplier).long()
+        tables, offsets = [], []
+        for s, c in zip(scales.tolist(), centers.tolist()):
+            k = torch.arange(-c, c + 1, dtype=torch.float64).abs()
+            upper = _std_cumulative((0.5 - k) / s)
+            lower = _std_cumulative((-0.5 - k) / s)
+            tail = 2 * float(_std_cumulative(torch.tensor((-0.5 - c) / s, dtype=torch.float64)))
+            tables.append(quantize_pmf((upper - lower).numpy(), tail))
+            offsets.append(-c)
+        self.set_tables(SymbolTables.from_list(tables, np.array(offsets)))
+        return True
+
+    def set_tables(self, tables: SymbolTables) -> None:
+        device = self.scale_table.device
+        freqs, lengths, offsets = (t.to(device) for t in tables.to_buffers())
+        self._table_freqs, self._table_lengths, self._table_offsets = freqs, lengths, offsets
+        self._tables_cache = tables
+
+    def tables(self) -> SymbolTables:
+        if self._table_freqs.numel() == 0:
+            raise RuntimeError("entropy tables are missing: call model.update() before compress/decompress")
+        if self._tables_cache is None:
+            self._tables_cache = SymbolTables.from_buffers(self._table_freqs, self._table_lengths, self._table_offsets)
+        return self._tables_cache
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        for name in ("_table_freqs", "_table_lengths", "_table_offsets"):
+            key = prefix + name
+            if key in state_dict:
+                setattr(self, name, torch.empty_like(state_dict[key], device=self.scale_table.device))
+        self._tables_cache = None
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+def _std_quantile(q: float) -> float:
+    return math.sqrt(2) * -_erfcinv(2 * q)
+
+
+def _erfcinv(x: float) -> float:
+    return float(torch.special.erfinv(torch.tensor(1 - x, dtype=torch.float64)))

@@ -1,0 +1,74 @@
+"""Integer probability tables: the contract between encoder and decoder.
+
+A table j covers the integer symbols ``offset_j .. offset_j + n_j - 1`` plus one extra *escape*
+symbol (index ``n_j``) that stands for every value outside that range. Frequencies are positive
+integers summing to ``2**PRECISION``. Encoder and decoder must use bit-identical tables; that is why
+tables are computed once (``update()``), stored with the weights, and hashed into the model identity.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+PRECISION = 16
+
+
+def quantize_pmf(pmf: np.ndarray, tail_mass: float, precision: int = PRECISION) -> np.ndarray:
+    """Turn a float pmf (+ tail mass for the escape symbol) into positive integer frequencies.
+
+    Same rule as CompressAI's ``pmf_to_quantized_cdf``: round, rescale to the total, then give every
+    zero-frequency symbol one unit taken from the symbol that can best afford it. Pure integer work
+    after the first rounding, so it is deterministic for a given float input.
+    """
+    total = 1 << precision
+    p = np.append(np.asarray(pmf, dtype=np.float64), float(tail_mass))
+    p = np.clip(p, 0.0, None)
+    freq = np.round(p * total).astype(np.int64)
+    s = int(freq.sum())
+    if s <= 0:
+        freq = np.ones_like(freq)
+        s = int(freq.sum())
+    freq = (freq * total) // s
+    # Put the rounding remainder on the most probable symbol.
+    freq[int(np.argmax(freq))] += total - int(freq.sum())
+    for i in np.flatnonzero(freq == 0):
+        donors = np.flatnonzero(freq > 1)
+        donor = donors[np.argmax(freq[donors])]
+        freq[donor] -= 1
+        freq[i] = 1
+    assert int(freq.sum()) == total and freq.min() >= 1
+    return freq
+
+
+@dataclass
+class SymbolTables:
+    """A set of tables, stored padded: ``freqs`` (T, max_len) int32, ``lengths`` (T,), ``offsets`` (T,)."""
+
+    freqs: np.ndarray
+    lengths: np.ndarray
+    offsets: np.ndarray
+
+    @classmethod
+    def from_list(cls, tables: list[np.ndarray], offsets) -> "SymbolTables":
+        lengths = np.array([len(t) for t in tables], dtype=np.int32)
+        freqs = np.zeros((len(tables), int(lengths.max())), dtype=np.int32)
+        for j, t in enumerate(tables):
+            freqs[j, : len(t)] = t
+        return cls(freqs, lengths, np.asarray(offsets, dtype=np.int32))
+
+    @classmethod
+    def from_buffers(cls, freqs: torch.Tensor, lengths: torch.Tensor, offsets: torch.Tensor) -> "SymbolTables":
+        return cls(
+            freqs.detach().cpu().numpy().astype(np.int32),
+            lengths.detach().cpu().numpy().astype(np.int32),
+            offsets.detach().cpu().numpy().astype(np.int32),
+        )
+
+    def to_buffers(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return torch.from_numpy(self.freqs.copy()), torch.from_numpy(self.lengths.copy()), torch.from_numpy(self.offsets.copy())
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def table(self, j: int) -> np.ndarray:
+        return self.freqs[j, : self.lengths[j]]

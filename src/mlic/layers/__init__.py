@@ -1,0 +1,23 @@
+"""Building blocks with no knowledge of MLIC++ itself."""
+from .blocks import (
+    ResidualBlock,
+    ResidualBlockUpsample,
+    ResidualBlockWithStride,
+    conv1x1,
+    conv3x3,
+    subpel_conv3x3,
+)
+from .bounds import LowerBound, NonNegativeParametrizer, lower_bound
+from .checkerboard import (
+    anchor_mask,
+    ckbd_anchor,
+    ckbd_nonanchor,
+    squeeze_anchor,
+    squeeze_nonanchor,
+    unsqueeze_anchor,
+    unsqueeze_nonanchor,
+)
+from .gdn import GDN
+from .attention import LinearGlobalInterContext, LinearGlobalIntraContext, LocalContext
+
+__all__ = [name for name in dir() if not name.startswith("_")]

@@ -1,0 +1,319 @@
+"""MLIC++ (Jiang et al., "Linear Complexity Multi-Reference Entropy Modeling for Learned Image Compression").
+
+    x ──g_a──▶ y ──h_a──▶ z ──[factorized prior]──▶ ẑ ──h_s──▶ hyper (σ_h | μ_h)
+                                                                    │
+    y ── 10 slices ─▶ MEM++: per slice, anchors then non-anchors ◀──┘
+         contexts: channel (earlier slices), local (5×5 masked window attention on anchors),
+                   global inter (linear attention over earlier slices),
+                   global intra (previous slice's anchor↔non-anchor correlation applied to current anchors)
+         LRP refines ŷ after each half
+    ŷ ──g_s──▶ x̂
+
+One slice loop (``_run_slices``) serves training, evaluation, compression and decompression; only the
+"quantize this half" step differs. Encoder and decoder therefore compute the same means and scales by
+construction, and ``decompress(compress(x))`` equals the eval-mode forward bit for bit.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..entropy import EntropyBottleneck, GaussianConditional, StreamDecoder, StreamEncoder, ste_round
+from ..layers import (
+    LinearGlobalInterContext,
+    LinearGlobalIntraContext,
+    LocalContext,
+    ResidualBlock,
+    ResidualBlockUpsample,
+    ResidualBlockWithStride,
+    ckbd_anchor,
+    ckbd_nonanchor,
+    conv1x1,
+    conv3x3,
+    squeeze_anchor,
+    squeeze_nonanchor,
+    subpel_conv3x3,
+    unsqueeze_anchor,
+    unsqueeze_nonanchor,
+)
+from .config import MLICConfig
+
+ANCHOR, NONANCHOR = "anchor", "nonanchor"
+_MASK = {ANCHOR: ckbd_anchor, NONANCHOR: ckbd_nonanchor}
+_SQUEEZE = {ANCHOR: squeeze_anchor, NONANCHOR: squeeze_nonanchor}
+_UNSQUEEZE = {ANCHOR: unsqueeze_anchor, NONANCHOR: unsqueeze_nonanchor}
+
+#: Spatial size of the model's input must be a multiple of this.
+STRIDE = 64
+
+
+def analysis_transform(N: int, M: int) -> nn.Sequential:
+    return nn.Sequential(
+        ResidualBlockWithStride(3, N, 2), ResidualBlock(N, N),
+        ResidualBlockWithStride(N, N, 2), ResidualBlock(N, N),
+        ResidualBlockWithStride(N, N, 2), ResidualBlock(N, N),
+        conv3x3(N, M, 2),
+    )  # fmt: skip
+
+
+def synthesis_transform(N: int, M: int, variant: str = "current") -> nn.Sequential:
+    head = [ResidualBlock(M, M), ResidualBlockUpsample(M, N)] if variant == "current" else [ResidualBlock(M, N), ResidualBlockUpsample(N, N)]
+    return nn.Sequential(
+        *head, ResidualBlock(N, N),
+        ResidualBlockUpsample(N, N), ResidualBlock(N, N),
+        ResidualBlockUpsample(N, N), ResidualBlock(N, N),
+        subpel_conv3x3(N, 3, 2),
+    )  # fmt: skip
+
+
+def hyper_analysis(N: int, M: int) -> nn.Sequential:
+    return nn.Sequential(
+        conv3x3(M, N), nn.GELU(), conv3x3(N, N), nn.GELU(), conv3x3(N, N, 2), nn.GELU(),
+        conv3x3(N, N), nn.GELU(), conv3x3(N, N, 2),
+    )  # fmt: skip
+
+
+def hyper_synthesis(N: int, M: int) -> nn.Sequential:
+    return nn.Sequential(
+        conv3x3(N, M), nn.GELU(), subpel_conv3x3(M, M, 2), nn.GELU(),
+        conv3x3(M, M * 3 // 2), nn.GELU(), subpel_conv3x3(M * 3 // 2, M * 3 // 2, 2), nn.GELU(),
+        conv3x3(M * 3 // 2, M * 2),
+    )  # fmt: skip
+
+
+def pointwise_mlp(widths: list[int]) -> nn.Sequential:
+    """1x1 convs with GELU between them (the entropy-parameter networks)."""
+    layers: list[nn.Module] = []
+    for a, b in zip(widths[:-1], widths[1:]):
+        layers += [conv1x1(a, b), nn.GELU()]
+    return nn.Sequential(*layers[:-1])
+
+
+def conv3x3_stack(widths: list[int]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for a, b in zip(widths[:-1], widths[1:]):
+        layers += [conv3x3(a, b), nn.GELU()]
+    return nn.Sequential(*layers[:-1])
+
+
+class LatentResidualPrediction(nn.Module):
+    """Predicts the quantization residual of a slice; output bounded to ±0.5 by 0.5·tanh."""
+
+    def __init__(self, widths: list[int]):
+        super().__init__()
+        self.layers = conv3x3_stack(widths)
+
+    def forward(self, x):
+        return 0.5 * torch.tanh(self.layers(x))
+
+
+class SliceContext(nn.Module):
+    """Every network that serves slice ``index`` of MEM++."""
+
+    def __init__(self, config: MLICConfig, index: int):
+        super().__init__()
+        C, M = config.slice_channels, config.M
+        ctx = 2 * C  # width of every context feature (64 in the official model)
+        self.index = index
+        self.local_context = LocalContext(C, config.window, config.local_heads, out_dim=ctx)
+        if index:
+            cw = config.channel_widths
+            self.channel_context = conv3x3_stack([C * index, cw[0], cw[1], cw[1]])
+            self.inter_context = LinearGlobalInterContext(C * index, out_dim=ctx, hidden=4 * C)
+            self.intra_context = LinearGlobalIntraContext(C, config.intra_heads, out_dim=ctx, hidden=4 * C)
+            anchor_in = 2 * M + ctx + cw[1]
+            nonanchor_in = 2 * M + 3 * ctx + cw[1]
+        else:
+            self.channel_context = self.inter_context = self.intra_context = None
+            anchor_in, nonanchor_in = 2 * M, 2 * M + ctx
+        ew = list(config.entropy_widths)
+        self.params_anchor = pointwise_mlp([anchor_in, *ew, 2 * C])
+        self.params_nonanchor = pointwise_mlp([nonanchor_in, *ew, 2 * C])
+        lrp_in = M + C * (index + 1)
+        if config.variant == "current":
+            lrp_widths = [lrp_in, *config.lrp_widths, C]
+        else:  # 2023 checkpoints: widths shrink linearly from the input width to C
+            d = abs(C - lrp_in)
+            lrp_widths = [lrp_in, lrp_in - d // 4, lrp_in - d // 2, lrp_in - 3 * d // 4, C]
+        self.lrp_anchor = LatentResidualPrediction(lrp_widths)
+        self.lrp_nonanchor = LatentResidualPrediction(lrp_widths)
+
+
+# step(slice_index, half, scales, means) -> quantized half on the full grid (zeros on the other half)
+QuantizeStep = Callable[[int, str, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class MLICPlusPlus(nn.Module):
+    """The MLIC++ codec with CompressAI's API: ``forward``, ``compress``, ``decompress``, ``update``, ``aux_loss``."""
+
+    def __init__(self, config: MLICConfig | None = None, **overrides):
+        super().__init__()
+        config = config or MLICConfig(**overrides)
+        self.config = config
+        N, M = config.N, config.M
+        self.g_a = analysis_transform(N, M)
+        self.g_s = synthesis_transform(N, M, config.variant)
+        self.h_a = hyper_analysis(N, M)
+        self.h_s = hyper_synthesis(N, M)
+        self.entropy_bottleneck = EntropyBottleneck(N)
+        self.gaussian_conditional = GaussianConditional()
+        self.slices = nn.ModuleList(SliceContext(config, i) for i in range(config.num_slices))
+
+    # -- shared slice loop ---------------------------------------------------------------------
+    def _run_slices(self, hyper: torch.Tensor, step: QuantizeStep) -> torch.Tensor:
+        M = self.config.M
+        hyper_means = hyper[:, M:]
+        decoded: list[torch.Tensor] = []
+        for i, s in enumerate(self.slices):
+            if i:
+                previous = torch.cat(decoded, 1)
+                inter = s.inter_context(previous)
+                channel = s.channel_context(previous)
+                params = s.params_anchor(torch.cat([inter, channel, hyper], 1))
+            else:
+                params = s.params_anchor(hyper)
+            scales, means = params.chunk(2, 1)
+            y_anchor = step(i, ANCHOR, scales, means)
+            y_anchor = y_anchor + ckbd_anchor(s.lrp_anchor(torch.cat([hyper_means, *decoded, y_anchor], 1)))
+            local = s.local_context(y_anchor)
+            if i:
+                intra = s.intra_context(decoded[-1], y_anchor)
+                params = s.params_nonanchor(torch.cat([local, intra, inter, channel, hyper], 1))
+            else:
+                params = s.params_nonanchor(torch.cat([local, hyper], 1))
+            scales, means = params.chunk(2, 1)
+            y_slice = y_anchor + step(i, NONANCHOR, scales, means)
+            y_slice = y_slice + ckbd_nonanchor(s.lrp_nonanchor(torch.cat([hyper_means, *decoded, y_slice], 1)))
+            decoded.append(y_slice)
+        return torch.cat(decoded, 1)
+
+    def _hyper(self, z_hat: torch.Tensor) -> torch.Tensor:
+        return self.h_s(z_hat)
+
+    @staticmethod
+    def _check_size(x: torch.Tensor) -> None:
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise ValueError(f"expected a B×3×H×W tensor, got shape {tuple(x.shape)}")
+        h, w = x.shape[-2:]
+        if h % STRIDE or w % STRIDE or h == 0 or w == 0:
+            raise ValueError(f"height and width must be positive multiples of {STRIDE} (got {h}×{w}); pad the image first")
+
+    # -- training / evaluation -----------------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> dict:
+        """Returns ``{"x_hat", "likelihoods": {"y", "z"}}``.
+
+        Training uses the official mixed quantization: noisy values for the likelihoods,
+        straight-through rounding for everything the decoder sees. In eval mode everything is rounded.
+        """
+        self._check_size(x)
+        y = self.g_a(x)
+        z = self.h_a(y)
+        _, z_likelihoods = self.entropy_bottleneck(z)
+        medians = self.entropy_bottleneck.medians().view(1, -1, 1, 1)
+        z_hat = ste_round(z - medians) + medians
+        hyper = self._hyper(z_hat)
+        C = self.config.slice_channels
+        y_slices = y.split(C, 1)
+        slice_scales: list[list[torch.Tensor]] = [[] for _ in y_slices]
+        slice_means: list[list[torch.Tensor]] = [[] for _ in y_slices]
+
+        def step(i, half, scales, means):
+            mask = _MASK[half]
+            y_half, means_half = mask(y_slices[i]), mask(means)
+            slice_scales[i].append(mask(scales))
+            slice_means[i].append(means_half)
+            return ste_round(y_half - means_half) + means_half
+
+        y_hat = self._run_slices(hyper, step)
+        likelihoods = []
+        for i, y_i in enumerate(y_slices):
+            _, lik = self.gaussian_conditional(y_i, sum(slice_scales[i]), sum(slice_means[i]))
+            likelihoods.append(lik)
+        x_hat = self.g_s(y_hat)
+        return {"x_hat": x_hat, "likelihoods": {"y": torch.cat(likelihoods, 1), "z": z_likelihoods}}
+
+    def aux_loss(self) -> torch.Tensor:
+        return self.entropy_bottleneck.aux_loss()
+
+    def update(self, force: bool = False) -> bool:
+        """Build the integer probability tables (stored as buffers, so they travel with the weights)."""
+        a = self.entropy_bottleneck.update(force=force)
+        b = self.gaussian_conditional.update(force=force)
+        return a or b
+
+    # -- real bitstreams -----------------------------------------------------------------------
+    @torch.no_grad()
+    def compress(self, x: torch.Tensor) -> dict:
+        """Entropy-code a batch. Returns ``{"strings": [y_strings, z_strings], "shape": (zh, zw)}``,
+        one byte string per image in each list."""
+        self._check_size(x)
+        batch = x.shape[0]
+        y = self.g_a(x)
+        z = self.h_a(y)
+        eb = self.entropy_bottleneck
+        z_symbols = eb.symbols(z)
+        z_strings = _encode_per_item(z_symbols, _channel_indexes(z_symbols), eb.tables())
+        hyper = self._hyper(eb.dequantize(z_symbols))
+        y_slices = y.split(self.config.slice_channels, 1)
+        gc = self.gaussian_conditional
+        tables = gc.tables()
+        encoders = [StreamEncoder() for _ in range(batch)]
+
+        def step(i, half, scales, means):
+            y_sq, means_sq = _SQUEEZE[half](y_slices[i]), _SQUEEZE[half](means)
+            symbols = torch.round(y_sq - means_sq)
+            indexes = gc.build_indexes(_SQUEEZE[half](scales))
+            sym_np = symbols.to(torch.int64).cpu().numpy()
+            idx_np = indexes.cpu().numpy()
+            for b, enc in enumerate(encoders):
+                enc.encode(sym_np[b], idx_np[b], tables)
+            return _UNSQUEEZE[half](symbols + means_sq)
+
+        y_hat = self._run_slices(hyper, step)
+        y_strings = [enc.flush() for enc in encoders]
+        return {"strings": [y_strings, z_strings], "shape": tuple(z.shape[-2:]), "y_hat": y_hat}
+
+    @torch.no_grad()
+    def decompress(self, strings, shape) -> dict:
+        """Inverse of :meth:`compress`. Returns ``{"x_hat"}`` (not clamped, like the official model)."""
+        y_strings, z_strings = strings
+        if len(y_strings) != len(z_strings):
+            raise ValueError("y and z string lists differ in length")
+        zh, zw = int(shape[0]), int(shape[1])
+        eb = self.entropy_bottleneck
+        device = eb.quantiles.device
+        batch = len(z_strings)
+        z_indexes = np.broadcast_to(np.arange(self.config.N)[:, None, None], (self.config.N, zh, zw))
+        z_symbols = np.stack([StreamDecoder(s).decode(z_indexes, eb.tables()) for s in z_strings]).reshape(batch, self.config.N, zh, zw)
+        hyper = self._hyper(eb.dequantize(torch.from_numpy(z_symbols).to(device)))
+        gc = self.gaussian_conditional
+        tables = gc.tables()
+        decoders = [StreamDecoder(s) for s in y_strings]
+
+        def step(i, half, scales, means):
+            means_sq = _SQUEEZE[half](means)
+            idx_np = gc.build_indexes(_SQUEEZE[half](scales)).cpu().numpy()
+            symbols = np.stack([dec.decode(idx_np[b], tables) for b, dec in enumerate(decoders)]).reshape(means_sq.shape)
+            symbols_t = torch.from_numpy(symbols).to(device=device, dtype=means_sq.dtype)
+            return _UNSQUEEZE[half](symbols_t + means_sq)
+
+        y_hat = self._run_slices(hyper, step)
+        return {"x_hat": self.g_s(y_hat), "y_hat": y_hat}
+
+
+def _channel_indexes(symbols: torch.Tensor) -> np.ndarray:
+    c = symbols.shape[1]
+    return np.broadcast_to(np.arange(c).reshape(1, c, 1, 1), tuple(symbols.shape))
+
+
+def _encode_per_item(symbols: torch.Tensor, indexes: np.ndarray, tables) -> list[bytes]:
+    sym_np = symbols.to(torch.int64).cpu().numpy()
+    out = []
+    for b in range(sym_np.shape[0]):
+        enc = StreamEncoder()
+        enc.encode(sym_np[b], indexes[b], tables)
+        out.append(enc.flush())
+    return out
