@@ -55,6 +55,10 @@ class EntropyBottleneck(nn.Module):
         return logits
 
     def _likelihood(self, inputs: torch.Tensor, stop_gradient: bool = False):
+        with torch.autocast(inputs.device.type, enabled=False):
+            return self._likelihood_fp32(inputs.float(), stop_gradient)
+
+    def _likelihood_fp32(self, inputs: torch.Tensor, stop_gradient: bool):
         lower = self._logits_cumulative(inputs - 0.5, stop_gradient)
         upper = self._logits_cumulative(inputs + 0.5, stop_gradient)
         # Evaluate in the tail that keeps precision (CompressAI's sign trick).

@@ -41,6 +41,11 @@ class GaussianConditional(nn.Module):
         self._tables_cache: SymbolTables | None = None
 
     def likelihood(self, values: torch.Tensor, scales: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
+        # Likelihoods are always computed in float32, also under mixed-precision autocast.
+        with torch.autocast(values.device.type, enabled=False):
+            return self._likelihood(values.float(), scales.float(), means.float())
+
+    def _likelihood(self, values, scales, means):
         bound = scales.new_tensor([self.scale_bound])
         scales = lower_bound(scales, bound) if torch.is_grad_enabled() else torch.max(scales, bound)
         v = torch.abs(values - means)

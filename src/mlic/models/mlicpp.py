@@ -46,6 +46,9 @@ _MASK = {ANCHOR: ckbd_anchor, NONANCHOR: ckbd_nonanchor}
 _SQUEEZE = {ANCHOR: squeeze_anchor, NONANCHOR: squeeze_nonanchor}
 _UNSQUEEZE = {ANCHOR: unsqueeze_anchor, NONANCHOR: unsqueeze_nonanchor}
 
+#: The six official MSE rate points (qualities 1..6), λ of ``λ·255²·MSE + bpp``.
+RATE_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483)
+
 #: Spatial size of the model's input must be a multiple of this.
 STRIDE = 64
 
@@ -161,6 +164,51 @@ class MLICPlusPlus(nn.Module):
         self.entropy_bottleneck = EntropyBottleneck(N)
         self.gaussian_conditional = GaussianConditional()
         self.slices = nn.ModuleList(SliceContext(config, i) for i in range(config.num_slices))
+        if config.num_rates:
+            # Variable rate: one learned per-channel gain (and inverse gain) per quality level, applied
+            # to y before quantization and undone before g_s. Initialised so that a lower quality
+            # means a coarser effective quantization step, as λ^-1/2 suggests.
+            lambdas = torch.tensor(RATE_LAMBDAS[: config.num_rates] if config.num_rates <= len(RATE_LAMBDAS) else torch.logspace(-3, -1, config.num_rates).tolist())
+            init = (lambdas / lambdas.max()).sqrt().log().view(-1, 1).expand(-1, M).clone()
+            self.log_gain = nn.Parameter(init)
+            self.log_inv_gain = nn.Parameter(-init.clone())
+        else:
+            self.log_gain = self.log_inv_gain = None
+
+    # -- variable rate -------------------------------------------------------------------------
+    @property
+    def variable_rate(self) -> bool:
+        return self.config.num_rates > 0
+
+    def _gains(self, quality, batch: int, device) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Per-item (gain, inverse gain) of shape B×M×1×1 for quality in [1, num_rates] (real-valued).
+
+        Between two levels the gains are interpolated geometrically (linearly in log space).
+        """
+        if not self.variable_rate:
+            if quality is not None:
+                raise ValueError("this model has a fixed rate; it takes no quality")
+            return None
+        if quality is None:
+            raise ValueError(f"this variable-rate model needs a quality in [1, {self.config.num_rates}]")
+        q = torch.as_tensor(quality, dtype=torch.float32, device=device).reshape(-1).expand(batch) - 1
+        top = self.config.num_rates - 1
+        if bool(((q < 0) | (q > top)).any()):
+            raise ValueError(f"quality must lie in [1, {top + 1}]")
+        lo = q.floor().long().clamp(0, top)
+        hi = (lo + 1).clamp(max=top)
+        t = (q - lo.float()).view(-1, 1)
+        log_g = self.log_gain[lo] * (1 - t) + self.log_gain[hi] * t
+        log_ig = self.log_inv_gain[lo] * (1 - t) + self.log_inv_gain[hi] * t
+        return log_g.exp()[..., None, None], log_ig.exp()[..., None, None]
+
+    def _analysis(self, x, quality):
+        y = self.g_a(x)
+        gains = self._gains(quality, x.shape[0], x.device)
+        return (y * gains[0], gains) if gains is not None else (y, None)
+
+    def _synthesis(self, y_hat, gains):
+        return self.g_s(y_hat * gains[1] if gains is not None else y_hat)
 
     # -- shared slice loop ---------------------------------------------------------------------
     def _run_slices(self, hyper: torch.Tensor, step: QuantizeStep) -> torch.Tensor:
@@ -202,14 +250,14 @@ class MLICPlusPlus(nn.Module):
             raise ValueError(f"height and width must be positive multiples of {STRIDE} (got {h}×{w}); pad the image first")
 
     # -- training / evaluation -----------------------------------------------------------------
-    def forward(self, x: torch.Tensor) -> dict:
+    def forward(self, x: torch.Tensor, quality=None) -> dict:
         """Returns ``{"x_hat", "likelihoods": {"y", "z"}}``.
 
         Training uses the official mixed quantization: noisy values for the likelihoods,
         straight-through rounding for everything the decoder sees. In eval mode everything is rounded.
         """
         self._check_size(x)
-        y = self.g_a(x)
+        y, gains = self._analysis(x, quality)
         z = self.h_a(y)
         _, z_likelihoods = self.entropy_bottleneck(z)
         medians = self.entropy_bottleneck.medians().view(1, -1, 1, 1)
@@ -232,7 +280,7 @@ class MLICPlusPlus(nn.Module):
         for i, y_i in enumerate(y_slices):
             _, lik = self.gaussian_conditional(y_i, sum(slice_scales[i]), sum(slice_means[i]))
             likelihoods.append(lik)
-        x_hat = self.g_s(y_hat)
+        x_hat = self._synthesis(y_hat, gains)
         return {"x_hat": x_hat, "likelihoods": {"y": torch.cat(likelihoods, 1), "z": z_likelihoods}}
 
     def aux_loss(self) -> torch.Tensor:
@@ -246,12 +294,12 @@ class MLICPlusPlus(nn.Module):
 
     # -- real bitstreams -----------------------------------------------------------------------
     @torch.no_grad()
-    def compress(self, x: torch.Tensor) -> dict:
+    def compress(self, x: torch.Tensor, quality=None) -> dict:
         """Entropy-code a batch. Returns ``{"strings": [y_strings, z_strings], "shape": (zh, zw)}``,
         one byte string per image in each list."""
         self._check_size(x)
         batch = x.shape[0]
-        y = self.g_a(x)
+        y, _ = self._analysis(x, quality)
         z = self.h_a(y)
         eb = self.entropy_bottleneck
         z_symbols = eb.symbols(z)
@@ -277,7 +325,7 @@ class MLICPlusPlus(nn.Module):
         return {"strings": [y_strings, z_strings], "shape": tuple(z.shape[-2:]), "y_hat": y_hat}
 
     @torch.no_grad()
-    def decompress(self, strings, shape) -> dict:
+    def decompress(self, strings, shape, quality=None) -> dict:
         """Inverse of :meth:`compress`. Returns ``{"x_hat"}`` (not clamped, like the official model)."""
         y_strings, z_strings = strings
         if len(y_strings) != len(z_strings):
@@ -301,7 +349,8 @@ class MLICPlusPlus(nn.Module):
             return _UNSQUEEZE[half](symbols_t + means_sq)
 
         y_hat = self._run_slices(hyper, step)
-        return {"x_hat": self.g_s(y_hat), "y_hat": y_hat}
+        gains = self._gains(quality, batch, device)
+        return {"x_hat": self._synthesis(y_hat, gains), "y_hat": y_hat}
 
 
 def _channel_indexes(symbols: torch.Tensor) -> np.ndarray:

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Continue (or start) training the default model on a GPU machine for a fixed time budget.
+#
+#   OUT=runs/gpu TRAIN_SECONDS=540 bash scripts/train_on_gpu.sh
+#
+# Needs the training subset made by scripts/make_train_subset.py in data/train-subset (≈40 MB, so
+# it can travel with the working tree). Starts from the shipped weights when they exist. Writes the
+# checkpoint, the exported weights (also split into ≤15 MiB parts for transfer), the log and a
+# GPU speed benchmark of the official configuration into $OUT.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-runs/gpu}
+mkdir -p "$OUT"
+if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then  # packages missing on the GPU image (constriction)
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+  export PYTHONPATH=/tmp/site
+fi
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+PY=${PYTHON:-python3}
+INIT=()
+if [ -f src/mlic/weights/mlicpp-small.safetensors ] && [ -z "${FROM_SCRATCH:-}" ]; then
+  INIT=(--init src/mlic/weights/mlicpp-small.safetensors)
+fi
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
+$PY -m mlic.train --data data/train-subset --model mlicpp-small "${INIT[@]}" \
+  --time-limit "${TRAIN_SECONDS:-540}" --steps 10000000 --batch-size "${BATCH:-16}" --patch-size 256 \
+  --max-short-side 256 --cache --workers 12 --amp --lr "${LR:-2e-4}" --warmup-steps 300 \
+  --milestones 0.8 0.94 --save-every 2000 --out "$OUT/train" 2>&1 | tr '\r' '\n' | grep -v "^train:.*it/s\]$" | tail -n 40
+split -b 15m -d "$OUT/train/model.safetensors" "$OUT/model.safetensors.part"
+cp "$OUT/train/log.csv" "$OUT/train/final.json" "$OUT/"
+if [ -n "${BENCH:-1}" ]; then
+  timeout "${BENCH_SECONDS:-90}" $PY benchmarks/codec_speed.py --device cuda --model mlicpp-official --size 512x768 2048x2048 --repeat 2 --json "$OUT/bench_gpu_official.json" || true
+fi

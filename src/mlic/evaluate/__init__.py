@@ -1,0 +1,1 @@
+"""Metrics, classical codecs, BD-rate, plots and speed/memory benchmarks."""

@@ -1,0 +1,132 @@
+"""Named models and our own weight files (safetensors with the configuration in the metadata).
+
+A weight file written by :func:`save_weights` holds every tensor the codec needs, integer probability
+tables included, so that encoder and decoder never rebuild tables independently.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from .config import MLICConfig
+from .mlicpp import MLICPlusPlus
+
+WEIGHTS_FORMAT = "mlic-weights/1"
+
+
+class ModelNotFoundError(LookupError):
+    """No registered model or weight file of that name."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    config: MLICConfig
+    weights: str | None  # file name inside mlic/weights, or None for random init (tests, benchmarks)
+    description: str
+
+
+SMALL_CONFIG = MLICConfig(
+    N=64, M=160, num_slices=5, entropy_widths=(224, 160, 96), channel_widths=(96, 64), lrp_widths=(96, 64), num_rates=6
+)
+TINY_CONFIG = MLICConfig(N=32, M=64, num_slices=2, entropy_widths=(64, 48, 32), channel_widths=(32, 32), lrp_widths=(32, 32), num_rates=6)
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> None:
+    _REGISTRY[spec.name] = spec
+
+
+register(ModelSpec("mlicpp-small", SMALL_CONFIG, "mlicpp-small.safetensors", "small variable-rate MLIC++ trained by the mlic project (default)"))
+register(ModelSpec("mlicpp-official", MLICConfig(), None, "official MLIC++ configuration (83.5 M params), untrained; load official weights with load_official_checkpoint"))
+register(ModelSpec("mlicpp-tiny", TINY_CONFIG, None, "tiny random-init configuration for tests"))
+
+#: The model ``mlic encode`` uses when none is given.
+DEFAULT_MODEL = "mlicpp-small"
+
+
+def list_models() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def _packaged(filename: str) -> Path | None:
+    path = Path(str(resources.files("mlic") / "weights" / filename))
+    return path if path.exists() else None
+
+
+def load_model(name_or_path: str | os.PathLike | None = None, device="cpu") -> MLICPlusPlus:
+    """A ready model (eval mode, tables present): a registered name, or a path to a weight file."""
+    name = str(name_or_path or DEFAULT_MODEL)
+    if name in _REGISTRY:
+        spec = _REGISTRY[name]
+        if spec.weights is None:
+            model = MLICPlusPlus(spec.config)
+            model.name = spec.name
+            model.update(force=True)
+            return model.to(device).eval()
+        path = _packaged(spec.weights)
+        if path is None:
+            raise ModelNotFoundError(f"weights of {name!r} ({spec.weights}) are not installed")
+        return load_weights(path, device=device, name=name)
+    path = Path(name)
+    if not path.is_file():
+        raise ModelNotFoundError(f"unknown model {name!r}: not a registered name ({', '.join(list_models())}) nor a weight file")
+    return load_weights(path, device=device)
+
+
+def load_weights(path, device="cpu", name: str | None = None) -> MLICPlusPlus:
+    path = Path(path)
+    with safe_open(str(path), framework="pt", device="cpu") as f:
+        meta = f.metadata() or {}
+        if meta.get("format") != WEIGHTS_FORMAT:
+            raise ModelNotFoundError(f"{path} is not an mlic weight file (format {meta.get('format')!r})")
+        state = {k: f.get_tensor(k) for k in f.keys()}
+    model = MLICPlusPlus(MLICConfig.from_dict(json.loads(meta["config"])))
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    model.name = name or meta.get("name") or path.stem
+    model.update()  # no-op when the file carries tables
+    return model.to(device).eval()
+
+
+def save_weights(model: MLICPlusPlus, path, name: str, extra: dict | None = None, half: bool = False) -> str:
+    """Write ``model`` (tables rebuilt) atomically; returns the file's SHA-256."""
+    model.update(force=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if half:  # halves the file; tables and the scale table stay exact
+        state = {k: v.half() if v.is_floating_point() and "scale_table" not in k else v for k, v in state.items()}
+    meta = {"format": WEIGHTS_FORMAT, "name": name, "config": json.dumps(model.config.to_dict())}
+    meta.update({k: str(v) for k, v in (extra or {}).items()})
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent or ".")
+    os.close(fd)
+    try:
+        save_file(state, tmp, metadata=meta)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def model_fingerprint(model: MLICPlusPlus) -> bytes:
+    """16-byte identity of everything that decides decoded values: config, weights and tables."""
+    cached = getattr(model, "_fingerprint", None)
+    if cached is not None:
+        return cached
+    h = hashlib.sha256(json.dumps(model.config.to_dict(), sort_keys=True).encode())
+    for key, value in sorted(model.state_dict().items()):
+        t = value.detach().cpu().contiguous()
+        h.update(f"{key}:{t.dtype}:{tuple(t.shape)}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    model._fingerprint = h.digest()[:16]
+    return model._fingerprint

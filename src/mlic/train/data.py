@@ -1,0 +1,93 @@
+"""Training images from folders: recursive listing, antialiased downscaling, random crops and flips."""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".pnm"}
+
+
+def list_images(folders) -> list[Path]:
+    files: list[Path] = []
+    for folder in folders:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise FileNotFoundError(f"training folder not found: {folder}")
+        files += sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise FileNotFoundError(f"no images found in {', '.join(map(str, folders))}")
+    return files
+
+
+def load_rgb(path: Path, max_short_side: int | None = None) -> Image.Image:
+    with Image.open(path) as im:
+        im = im.convert("RGB")  # grayscale training images become neutral RGB on purpose
+    if max_short_side and min(im.size) > max_short_side:
+        s = max_short_side / min(im.size)
+        # Antialiased downscaling also removes most JPEG blocking from the sources.
+        im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))), Image.LANCZOS)
+    return im
+
+
+class CropDataset(Dataset):
+    """Random ``patch``×``patch`` crops with horizontal/vertical flips.
+
+    Each image is first downscaled so its short side is at most ``max_short_side`` (and randomly
+    further, down to ``patch``, as scale augmentation). ``cache=True`` keeps the downscaled images in
+    memory, which makes small sets fast to iterate on a GPU machine.
+    """
+
+    def __init__(self, folders, patch: int = 256, max_short_side: int = 512, cache: bool = False, scale_augment: bool = True):
+        self.files = list_images(folders)
+        self.patch = patch
+        self.max_short_side = max_short_side
+        self.scale_augment = scale_augment
+        self._cache = [np.asarray(load_rgb(p, max_short_side)) for p in self.files] if cache else None
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def _image(self, i: int) -> Image.Image:
+        if self._cache is not None:
+            return Image.fromarray(self._cache[i])
+        return load_rgb(self.files[i], self.max_short_side)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        im = self._image(i)
+        short = min(im.size)
+        lo = self.patch
+        if self.scale_augment and short > lo:
+            target = random.randint(lo, short)
+            if target < short:
+                s = target / short
+                im = im.resize((max(lo, round(im.width * s)), max(lo, round(im.height * s))), Image.LANCZOS)
+        if min(im.size) < self.patch:  # tiny images: upscale just enough
+            s = self.patch / min(im.size)
+            im = im.resize((max(self.patch, round(im.width * s)), max(self.patch, round(im.height * s))), Image.BICUBIC)
+        x = random.randint(0, im.width - self.patch)
+        y = random.randint(0, im.height - self.patch)
+        arr = np.asarray(im)[y : y + self.patch, x : x + self.patch]
+        if random.random() < 0.5:
+            arr = arr[:, ::-1]
+        if random.random() < 0.5:
+            arr = arr[::-1]
+        return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).float().div_(255)
+
+
+class EvalDataset(Dataset):
+    """Whole images (RGB, [0, 1]) for validation; padding is left to the caller."""
+
+    def __init__(self, folders, limit: int | None = None):
+        self.files = list_images(folders)[:limit]
+
+    def __len__(self):
+        return len(self.files)
+
+    def __getitem__(self, i):
+        arr = np.asarray(load_rgb(self.files[i]))
+        return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(255)

@@ -1,0 +1,295 @@
+"""The training loop: one process, or many under ``torchrun`` (DistributedDataParallel).
+
+Only rank 0 writes (checkpoints, logs, exported weights). Checkpoints are written atomically and
+hold everything needed to continue bit-exactly: model, both optimizers, step, RNG states.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm import tqdm
+
+from ..models import RATE_LAMBDAS, MLICConfig, MLICPlusPlus
+from ..models.registry import _REGISTRY, load_weights, save_weights
+from .data import CropDataset, EvalDataset
+from .loss import RateDistortionLoss, bits_per_pixel
+
+MSSSIM_LAMBDAS = (2.4, 4.58, 8.73, 16.64, 31.73, 60.5)
+
+
+def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    p = parser or argparse.ArgumentParser(prog="mlic train", description="Train an MLIC++ model.")
+    p.add_argument("--data", nargs="+", required=True, help="folders of training images (recursive)")
+    p.add_argument("--val", nargs="*", default=[], help="folders of validation images")
+    p.add_argument("--out", default="runs/train", help="output folder (checkpoints, logs, weights)")
+    p.add_argument("--model", default="mlicpp-small", help="registered configuration name or a JSON config file")
+    p.add_argument("--init", help="start from these weights (.safetensors written by mlic)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--metric", choices=["mse", "ms-ssim"], default="mse")
+    p.add_argument("--lmbda", type=float, help="fixed λ (fixed-rate models)")
+    p.add_argument("--steps", type=int, default=100_000)
+    p.add_argument("--time-limit", type=float, help="stop after this many seconds; the LR schedule follows elapsed time")
+    p.add_argument("--batch-size", type=int, default=8, help="per process")
+    p.add_argument("--patch-size", type=int, default=256)
+    p.add_argument("--max-short-side", type=int, default=512, help="downscale training photos to at most this short side")
+    p.add_argument("--cache", action="store_true", help="keep decoded training images in memory")
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--aux-lr", type=float, default=1e-3)
+    p.add_argument("--warmup-steps", type=int, default=1000)
+    p.add_argument("--milestones", type=float, nargs="*", default=[0.8, 0.93], help="fractions of training where LR drops ×0.1")
+    p.add_argument("--clip", type=float, default=1.0, help="gradient clipping max norm (0 = off)")
+    p.add_argument("--amp", action="store_true", help="bfloat16 autocast (CUDA)")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--save-every", type=int, default=1000)
+    p.add_argument("--val-every", type=int, default=2000)
+    p.add_argument("--val-limit", type=int, default=8, help="validation images per pass")
+    p.add_argument("--seed", type=int, default=1984)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--threads", type=int, help="CPU threads per process")
+    return p
+
+
+def _config(name: str) -> MLICConfig:
+    if name in _REGISTRY:
+        return _REGISTRY[name].config
+    return MLICConfig.from_dict(json.loads(Path(name).read_text()))
+
+
+def _atomic_torch_save(obj, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def lr_factor(progress: float, step: int, warmup: int, milestones) -> float:
+    f = min(1.0, (step + 1) / warmup) if warmup else 1.0
+    return f * 0.1 ** sum(progress >= m for m in milestones)
+
+
+def _rng_state():
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}  # fmt: skip
+
+
+def _set_rng_state(s):
+    random.setstate(s["python"])
+    np.random.set_state(s["numpy"])
+    torch.set_rng_state(s["torch"])
+    if s.get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(s["cuda"])
+
+
+class Trainer:
+    def __init__(self, args):
+        self.args = args
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        if self.world > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if args.device.startswith("cuda") else "gloo")
+        self.device = torch.device(f"cuda:{local_rank}" if args.device.startswith("cuda") and self.world > 1 else args.device)
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        seed = args.seed + self.rank
+        random.seed(seed), np.random.seed(seed), torch.manual_seed(seed)
+        self.out = Path(args.out)
+        if self.rank == 0:
+            self.out.mkdir(parents=True, exist_ok=True)
+        config = _config(args.model)
+        if args.init:
+            self.model = load_weights(args.init).train().to(self.device)
+            config = self.model.config
+        else:
+            torch.manual_seed(args.seed)  # identical initial weights on every rank
+            self.model = MLICPlusPlus(config).to(self.device)
+        if config.num_rates == 0 and args.lmbda is None:
+            raise SystemExit("a fixed-rate model needs --lmbda")
+        self.lambdas = torch.tensor(MSSSIM_LAMBDAS if args.metric == "ms-ssim" else RATE_LAMBDAS)[: max(config.num_rates, 1)]
+        main_params = [p for n, p in self.model.named_parameters() if not n.endswith("quantiles")]
+        aux_params = [p for n, p in self.model.named_parameters() if n.endswith("quantiles")]
+        self.optimizer = torch.optim.Adam(main_params, lr=args.lr)
+        self.aux_optimizer = torch.optim.Adam(aux_params, lr=args.aux_lr)
+        self.criterion = RateDistortionLoss(args.metric)
+        self.step = 0
+        self.elapsed = 0.0
+        if args.resume and (self.out / "checkpoint.pt").exists():
+            self._load(self.out / "checkpoint.pt")
+        self.net = DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None) if self.world > 1 else self.model
+        dataset = CropDataset(args.data, args.patch_size, args.max_short_side, cache=args.cache)
+        self.sampler = DistributedSampler(dataset, self.world, self.rank, seed=args.seed) if self.world > 1 else None
+        g = torch.Generator().manual_seed(args.seed + self.rank)
+        self.loader = DataLoader(dataset, args.batch_size, shuffle=self.sampler is None, sampler=self.sampler, num_workers=args.workers,
+                                 drop_last=True, pin_memory=self.device.type == "cuda", persistent_workers=args.workers > 0,
+                                 generator=g, worker_init_fn=_seed_worker)  # fmt: skip
+        self.val = EvalDataset(args.val, args.val_limit) if args.val else None
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def _state(self):
+        return {"step": self.step, "elapsed": self.elapsed, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "aux_optimizer": self.aux_optimizer.state_dict(), "config": self.model.config.to_dict(), "rng": _rng_state(),
+                "args": vars(self.args)}  # fmt: skip
+
+    def _load(self, path: Path):
+        ckpt = torch.load(path, map_location=self.device, weights_only=False)
+        self.model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.aux_optimizer.load_state_dict(ckpt["aux_optimizer"])
+        self.step, self.elapsed = ckpt["step"], ckpt.get("elapsed", 0.0)
+        _set_rng_state(ckpt["rng"])
+
+    def save(self):
+        if self.rank != 0:
+            return
+        _atomic_torch_save(self._state(), self.out / "checkpoint.pt")
+
+    def export(self, name="model") -> str:
+        was_training = self.model.training
+        self.model.eval()
+        sha = save_weights(self.model, self.out / f"{name}.safetensors", name, extra={"steps": self.step})
+        self.model.train(was_training)
+        return sha
+
+    # -- one step ------------------------------------------------------------------------------
+    def _qualities(self, batch: int):
+        n = self.model.config.num_rates
+        if n == 0:
+            return None, torch.full((batch,), float(self.args.lmbda))
+        q = torch.randint(0, n, (batch,))
+        return (q + 1).float().to(self.device), self.lambdas[q]
+
+    def train_step(self, x: torch.Tensor) -> dict:
+        x = x.to(self.device, non_blocking=True)
+        quality, lmbda = self._qualities(x.shape[0])
+        progress = self._progress()
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.args.lr * lr_factor(progress, self.step, self.args.warmup_steps, self.args.milestones)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.aux_optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.args.amp):
+            out = self.net(x, quality) if quality is not None else self.net(x)
+        losses = self.criterion(out, x, lmbda.to(self.device))
+        losses["loss"].backward()
+        if self.args.clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.args.clip)
+        self.optimizer.step()
+        aux = self.model.aux_loss()
+        aux.backward()
+        self.aux_optimizer.step()
+        self.step += 1
+        return {k: float(v.detach()) for k, v in losses.items()} | {"aux": float(aux.detach()), "lr": self.optimizer.param_groups[0]["lr"]}
+
+    def _progress(self) -> float:
+        if self.args.time_limit:
+            return min(1.0, self.elapsed / self.args.time_limit)
+        return self.step / max(1, self.args.steps)
+
+    @torch.no_grad()
+    def validate(self) -> dict:
+        """Estimated bpp (likelihoods) and PSNR per quality on the validation images."""
+        from ..codec.image import pad_to_multiple
+
+        self.model.eval()
+        n = max(self.model.config.num_rates, 1)
+        res = {}
+        for qi in range(n):
+            bpp = psnr = 0.0
+            for img in self.val:
+                x = img.unsqueeze(0).to(self.device)
+                xp = pad_to_multiple(x)
+                out = self.model(xp, qi + 1) if self.model.config.num_rates else self.model(xp)
+                x_hat = out["x_hat"][..., : x.shape[2], : x.shape[3]].clamp(0, 1)
+                bpp += float(bits_per_pixel(out["likelihoods"], x.shape[2] * x.shape[3]))
+                psnr += float(-10 * torch.log10((x_hat - x).pow(2).mean()))
+            res[f"q{qi + 1}_bpp"], res[f"q{qi + 1}_psnr"] = bpp / len(self.val), psnr / len(self.val)
+        self.model.train()
+        return res
+
+    def run(self):
+        args = self.args
+        log_path = self.out / "log.csv"
+        writer = None
+        if self.rank == 0:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                writer = SummaryWriter(self.out / "tb")
+            except Exception:  # tensorboard is optional
+                writer = None
+        bar = tqdm(total=args.steps, initial=self.step, disable=self.rank != 0, desc="train", dynamic_ncols=True)
+        epoch = 0
+        start = time.monotonic() - self.elapsed
+        done = False
+        while not done:
+            if self.sampler is not None:
+                self.sampler.set_epoch(epoch)
+            for x in self.loader:
+                stats = self.train_step(x)
+                self.elapsed = time.monotonic() - start
+                bar.update(1)
+                bar.set_postfix(loss=f"{stats['loss']:.3f}", bpp=f"{stats['bpp']:.3f}", mse=f"{stats['mse']:.2e}")
+                if self.rank == 0 and (self.step % 50 == 0 or self.step == 1):
+                    self._log(log_path, stats, writer)
+                if self.step % args.save_every == 0:
+                    self.save()
+                if self.val is not None and self.rank == 0 and self.step % args.val_every == 0:
+                    self._log(log_path, stats | self.validate(), writer)
+                if self.step >= args.steps or (args.time_limit and self.elapsed >= args.time_limit):
+                    done = True
+                    break
+            epoch += 1
+        bar.close()
+        self.save()
+        if self.rank == 0:
+            sha = self.export()
+            final = {"step": self.step, "elapsed_s": round(self.elapsed, 1), "weights_sha256": sha}
+            if self.val is not None:
+                final |= self.validate()
+            (self.out / "final.json").write_text(json.dumps(final, indent=2))
+            print(json.dumps(final))
+        if self.world > 1:
+            dist.barrier()
+            dist.destroy_process_group()
+
+    def _log(self, path: Path, stats: dict, writer):
+        row = {"step": self.step, "elapsed_s": round(self.elapsed, 2)} | stats
+        new = not path.exists()
+        with path.open("a", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(row))
+            if new:
+                w.writeheader()
+            w.writerow(row)
+        if writer is not None:
+            for k, v in stats.items():
+                if isinstance(v, float) and math.isfinite(v):
+                    writer.add_scalar(k, v, self.step)
+
+
+def _seed_worker(worker_id: int):
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    Trainer(args).run()
