@@ -105,7 +105,7 @@ class Trainer:
         local_rank = int(os.environ.get("LOCAL_RANK", "0"))
         if self.world > 1 and not dist.is_initialized():
             dist.init_process_group("nccl" if args.device.startswith("cuda") else "gloo")
-        self.device = torch.device(f"cuda:{local_rank}" if args.device.startswith("cuda") and self.world > 1 else args.device)
+        self.device = torch.device(f"cuda:{local_rank}" if args.device == "cuda" or (args.device.startswith("cuda") and self.world > 1) else args.device)
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
         if args.threads:
