@@ -12,14 +12,12 @@ import constriction
 import numpy as np
 
 from .tables import SymbolTables
-
 MAX_ESCAPE_BITS = 23  # constriction's uniform model needs size < 2**24
 _UNIFORM = constriction.stream.model.Uniform()
 _BITS_MODEL = constriction.stream.model.Uniform(MAX_ESCAPE_BITS + 1)
 
 
-class DecodeError(ValueError):
-    """The entropy-coded data is inconsistent (corrupt, truncated or decoded with other tables)."""
+from ..errors import DecodeError
 
 
 def _models(tables: SymbolTables) -> list:

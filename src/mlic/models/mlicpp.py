@@ -15,12 +15,14 @@ construction, and ``decompress(compress(x))`` equals the eval-mode forward bit f
 """
 from __future__ import annotations
 
+import zlib
 from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..errors import DesyncError
 from ..entropy import EntropyBottleneck, GaussianConditional, StreamDecoder, StreamEncoder, ste_round
 from ..layers import (
     LinearGlobalInterContext,
@@ -309,6 +311,7 @@ class MLICPlusPlus(nn.Module):
         gc = self.gaussian_conditional
         tables = gc.tables()
         encoders = [StreamEncoder() for _ in range(batch)]
+        checksums = [[0] * self.config.num_slices for _ in range(batch)]
 
         def step(i, half, scales, means):
             y_sq, means_sq = _SQUEEZE[half](y_slices[i]), _SQUEEZE[half](means)
@@ -318,15 +321,20 @@ class MLICPlusPlus(nn.Module):
             idx_np = indexes.cpu().numpy()
             for b, enc in enumerate(encoders):
                 enc.encode(sym_np[b], idx_np[b], tables)
+                checksums[b][i] = _symbol_checksum(sym_np[b], idx_np[b], checksums[b][i])
             return _UNSQUEEZE[half](symbols + means_sq)
 
         y_hat = self._run_slices(hyper, step)
         y_strings = [enc.flush() for enc in encoders]
-        return {"strings": [y_strings, z_strings], "shape": tuple(z.shape[-2:]), "y_hat": y_hat}
+        return {"strings": [y_strings, z_strings], "shape": tuple(z.shape[-2:]), "y_hat": y_hat, "checksums": checksums}
 
     @torch.no_grad()
-    def decompress(self, strings, shape, quality=None) -> dict:
-        """Inverse of :meth:`compress`. Returns ``{"x_hat"}`` (not clamped, like the official model)."""
+    def decompress(self, strings, shape, quality=None, checksums=None) -> dict:
+        """Inverse of :meth:`compress`. Returns ``{"x_hat"}`` (not clamped, like the official model).
+
+        With ``checksums`` (from :meth:`compress`), each slice is verified as soon as it is decoded and
+        a :class:`~mlic.errors.DesyncError` is raised instead of silently producing garbage.
+        """
         y_strings, z_strings = strings
         if len(y_strings) != len(z_strings):
             raise ValueError("y and z string lists differ in length")
@@ -340,17 +348,31 @@ class MLICPlusPlus(nn.Module):
         gc = self.gaussian_conditional
         tables = gc.tables()
         decoders = [StreamDecoder(s) for s in y_strings]
+        running = [[0] * self.config.num_slices for _ in range(batch)]
 
         def step(i, half, scales, means):
             means_sq = _SQUEEZE[half](means)
             idx_np = gc.build_indexes(_SQUEEZE[half](scales)).cpu().numpy()
             symbols = np.stack([dec.decode(idx_np[b], tables) for b, dec in enumerate(decoders)]).reshape(means_sq.shape)
+            for b in range(batch):
+                running[b][i] = _symbol_checksum(symbols[b], idx_np[b], running[b][i])
+                if checksums is not None and half == NONANCHOR and running[b][i] != checksums[b][i]:
+                    raise DesyncError(
+                        f"slice {i} of image {b} fails its checksum: the decoder's probabilities differ from the "
+                        "encoder's (corrupt data, another model, or numerics that differ between machines)"
+                    )
             symbols_t = torch.from_numpy(symbols).to(device=device, dtype=means_sq.dtype)
             return _UNSQUEEZE[half](symbols_t + means_sq)
 
         y_hat = self._run_slices(hyper, step)
         gains = self._gains(quality, batch, device)
         return {"x_hat": self._synthesis(y_hat, gains), "y_hat": y_hat}
+
+
+def _symbol_checksum(symbols: np.ndarray, indexes: np.ndarray, crc: int) -> int:
+    """CRC32 over the symbols and their table indexes: catches both wrong values and wrong tables."""
+    crc = zlib.crc32(np.ascontiguousarray(symbols, dtype="<i4").tobytes(), crc)
+    return zlib.crc32(np.ascontiguousarray(indexes, dtype="<i1").tobytes(), crc)
 
 
 def _channel_indexes(symbols: torch.Tensor) -> np.ndarray:

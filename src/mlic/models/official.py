@@ -16,8 +16,7 @@ from .config import MLICConfig
 from .mlicpp import MLICPlusPlus
 
 
-class CheckpointError(ValueError):
-    """A checkpoint does not match the MLIC++ layout."""
+from ..errors import CheckpointError  # noqa: E402  (re-exported)
 
 
 _PER_SLICE = {

@@ -23,8 +23,7 @@ from .mlicpp import MLICPlusPlus
 WEIGHTS_FORMAT = "mlic-weights/1"
 
 
-class ModelNotFoundError(LookupError):
-    """No registered model or weight file of that name."""
+from ..errors import ModelNotFoundError  # noqa: E402  (re-exported)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,176 @@
+"""The public codec API: ``encode_image``, ``decode_image``, ``read_info``."""
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from ..errors import FormatError, InvalidImageError, MlicError, ModelMismatchError, ModelNotFoundError
+from ..models import DEFAULT_MODEL, MLICPlusPlus, load_model, model_fingerprint
+from . import container as fmt
+from .image import MlicWarning, build_output, decode_alpha, encode_alpha, pad_to_multiple, prepare, to_tensor, to_uint8
+
+DEFAULT_QUALITY = 4.0
+DEFAULT_TILE_SIZE = 1024
+DEFAULT_PAD_MODE = "replicate"
+MAX_FILE_BYTES = 1 << 31
+
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=4)
+def _cached_model(name: str, device: str) -> MLICPlusPlus:
+    return load_model(name, device=device)
+
+
+def get_model(model: MLICPlusPlus | str | None = None, device: str | torch.device = "cpu") -> MLICPlusPlus:
+    """Resolve a model argument: an instance, a registered name / weight path, or None for the default."""
+    if isinstance(model, MLICPlusPlus):
+        return model
+    with _lock:
+        return _cached_model(str(model or DEFAULT_MODEL), str(device))
+
+
+def _model_name(model: MLICPlusPlus) -> str:
+    return getattr(model, "name", None) or "custom"
+
+
+def _read_bytes(data_or_path) -> bytes:
+    if isinstance(data_or_path, (bytes, bytearray, memoryview)):
+        return bytes(data_or_path)
+    path = os.fspath(data_or_path)
+    if os.path.isdir(path):
+        raise FormatError(f"{path} is a directory, not an .mlic file")
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_FILE_BYTES:
+            raise FormatError(f"{path} is {size:,} bytes, larger than any valid .mlic file mlic writes")
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise FormatError(f"{path}: no such file") from None
+    except PermissionError:
+        raise FormatError(f"{path}: permission denied") from None
+    except IsADirectoryError:
+        raise FormatError(f"{path} is a directory") from None
+
+
+def encode_image(
+    image,
+    quality: float | None = None,
+    model: MLICPlusPlus | str | None = None,
+    *,
+    tile_size: int = DEFAULT_TILE_SIZE,
+    pad_mode: str = DEFAULT_PAD_MODE,
+    max_pixels: int = fmt.DEFAULT_MAX_PIXELS,
+    device: str | torch.device = "cpu",
+) -> bytes:
+    """Compress an image (path, bytes or ``PIL.Image``) into ``.mlic`` bytes.
+
+    ``quality`` is a real number in [1, 6] for variable-rate models (default 4) and must be None for
+    fixed-rate ones. Large images are coded as independent tiles of ``tile_size`` pixels so memory
+    stays bounded.
+    """
+    net = get_model(model, device)
+    if tile_size < fmt.TILE_MULTIPLE or tile_size % fmt.TILE_MULTIPLE:
+        raise ValueError(f"tile size must be a positive multiple of {fmt.TILE_MULTIPLE}")
+    if pad_mode not in fmt.PAD_MODES:
+        raise ValueError(f"pad mode must be one of {fmt.PAD_MODES}")
+    if net.variable_rate:
+        quality = DEFAULT_QUALITY if quality is None else float(quality)
+        if not 1 <= quality <= net.config.num_rates:
+            raise ValueError(f"quality must be between 1 and {net.config.num_rates}, got {quality}")
+    elif quality is not None:
+        raise ValueError(f"model {_model_name(net)!r} has a fixed rate and takes no quality")
+    prepared = prepare(image, max_pixels)
+    for notice in prepared.notices:
+        warnings.warn(notice, MlicWarning, stacklevel=2)
+    header = fmt.Header(
+        model_name=_model_name(net), model_id=model_fingerprint(net), quality=quality, width=prepared.width,
+        height=prepared.height, mode=prepared.mode, bit_depth=prepared.bit_depth, pad_mode=pad_mode,
+        tile_size=tile_size, num_slices=net.config.num_slices, icc_profile=prepared.icc_profile,
+    )  # fmt: skip
+    out = fmt.Container(header)
+    dev = next(net.parameters()).device
+    for index in range(header.num_tiles):
+        left, top, right, bottom = header.tile_box(index)
+        x = pad_to_multiple(to_tensor(prepared.rgb[top:bottom, left:right], dev), mode=pad_mode)
+        enc = net.compress(x, quality)
+        out.tiles.append(fmt.Tile(index, tuple(enc["shape"]), enc["strings"][1][0], enc["strings"][0][0], enc["checksums"][0]))
+    if prepared.alpha is not None:
+        out.alpha = encode_alpha(prepared.alpha)
+    return out.to_bytes()
+
+
+def _model_for(header: fmt.Header, model, device) -> MLICPlusPlus:
+    if model is None:
+        try:
+            net = get_model(header.model_name, device)
+        except ModelNotFoundError:
+            raise ModelMismatchError(
+                f"file was encoded with model {header.model_name!r}, which is not installed; pass model=... (or --model)"
+            ) from None
+    else:
+        net = get_model(model, device)
+    if model_fingerprint(net) != header.model_id:
+        raise ModelMismatchError(
+            f"file was encoded with model {header.model_name!r} (id {header.model_id.hex()}), but the model at hand "
+            f"({_model_name(net)!r}, id {model_fingerprint(net).hex()}) has other weights"
+        )
+    return net
+
+
+def decode_image(data_or_path, model: MLICPlusPlus | str | None = None, *, max_pixels: int = fmt.DEFAULT_MAX_PIXELS,
+                 device: str | torch.device = "cpu"):  # fmt: skip
+    """Decode ``.mlic`` bytes or a path into a ``PIL.Image.Image`` (mode, alpha and ICC restored)."""
+    data = _read_bytes(data_or_path)
+    c = fmt.parse(data, max_pixels)
+    h = c.header
+    net = _model_for(h, model, device)
+    if net.config.num_slices != h.num_slices:
+        raise FormatError("slice count in the header does not match the model")
+    canvas = np.empty((h.height, h.width, 3), dtype=np.uint8)
+    for tile in c.tiles:
+        left, top, right, bottom = h.tile_box(tile.index)
+        try:
+            dec = net.decompress([[tile.y_string], [tile.z_string]], tile.z_shape, h.quality, checksums=[tile.checksums])
+        except MlicError:
+            raise
+        except (ValueError, RuntimeError) as exc:
+            raise FormatError(f"tile {tile.index} cannot be decoded: {exc}") from None
+        canvas[top:bottom, left:right] = to_uint8(dec["x_hat"][..., : bottom - top, : right - left])
+    alpha = decode_alpha(c.alpha, h.width, h.height) if c.alpha is not None else None
+    return build_output(canvas, h.mode, h.bit_depth, alpha, h.icc_profile)
+
+
+def read_info(data_or_path, *, max_pixels: int = fmt.DEFAULT_MAX_PIXELS) -> dict:
+    """Header, model identity, dimensions, bpp and the chunk table of an ``.mlic`` file (no decoding)."""
+    data = _read_bytes(data_or_path)
+    header, pos = fmt.parse_header(data, max_pixels)
+    chunks = [{"type": kind.decode("ascii", "replace"), "offset": off, "length": len(payload)} for kind, payload, off in fmt.iter_chunks(data, pos)]
+    c = fmt.parse(data, max_pixels)  # full structural validation
+    return {
+        "format_version": f"{fmt.VERSION_MAJOR}.{fmt.VERSION_MINOR}",
+        "model": header.model_name,
+        "model_id": header.model_id.hex(),
+        "quality": header.quality,
+        "width": header.width,
+        "height": header.height,
+        "mode": header.mode,
+        "bit_depth": header.bit_depth,
+        "icc_profile_bytes": len(header.icc_profile or b""),
+        "tile_size": header.tile_size,
+        "tiles": header.num_tiles,
+        "pad_mode": header.pad_mode,
+        "file_bytes": len(data),
+        "bpp": len(data) * 8 / (header.width * header.height),
+        "alpha_bytes": len(c.alpha) if c.alpha is not None else 0,
+        "chunks": chunks,
+    }
+
+
+__all__ = ["decode_image", "encode_image", "get_model", "read_info", "InvalidImageError"]
