@@ -157,7 +157,7 @@ def pad_to_multiple(x: torch.Tensor, multiple: int = STRIDE, mode: str = "replic
 
 def encode_alpha(alpha: np.ndarray) -> bytes:
     buf = io.BytesIO()
-    Image.fromarray(alpha, "I;16" if alpha.dtype == np.uint16 else "L").save(buf, format="PNG", optimize=True)
+    Image.fromarray(alpha).save(buf, format="PNG", optimize=True)
     return buf.getvalue()
 
 
@@ -180,7 +180,7 @@ def build_output(rgb: np.ndarray, mode: str, bit_depth: int, alpha: np.ndarray |
     if mode in ("L", "LA"):
         im = im.convert("L")
         if bit_depth == 16:
-            im = Image.fromarray(np.asarray(im).astype(np.uint16) * 257, "I;16")
+            im = Image.fromarray(np.asarray(im).astype(np.uint16) * 257)
     if alpha is not None:
         if im.mode == "I;16":
             pass  # Pillow has no 16-bit gray+alpha mode; alpha with 16-bit gray does not occur on input

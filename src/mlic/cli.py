@@ -1,0 +1,281 @@
+"""The ``mlic`` command line. Argument parsing and exit codes only; the work is done by the library."""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import time
+import traceback
+import warnings
+from pathlib import Path
+
+from . import __version__
+from .errors import MlicError
+
+IMAGE_FORMATS = {".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP", ".ppm": "PPM", ".pgm": "PPM", ".pnm": "PPM", ".webp": "WEBP"}
+
+
+class CliError(Exception):
+    pass
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="registered model name or weight file (default: the shipped model)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--threads", type=int, help="CPU threads")
+    p.add_argument("--max-pixels", type=int, default=None, help="refuse images larger than this many pixels")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mlic", description="MLIC++ learned image compression.")
+    p.add_argument("--version", action="version", version=f"mlic {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    e = sub.add_parser("encode", help="compress images to .mlic files")
+    e.add_argument("inputs", nargs="+", help="image files, or - for standard input")
+    e.add_argument("-o", "--output", help="output file (one input), folder (several), or - for standard output")
+    e.add_argument("-q", "--quality", type=float, help="quality 1 (smallest) to 6 (best); real values interpolate (default 4)")
+    e.add_argument("--tile-size", type=int, default=None, help="tile size in pixels, a multiple of 64 (default 1024)")
+    e.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs")
+    _common(e)
+
+    d = sub.add_parser("decode", help="decompress .mlic files to images")
+    d.add_argument("inputs", nargs="+", help=".mlic files, or - for standard input")
+    d.add_argument("-o", "--output", help="output file (one input), folder (several), or - for standard output (PNG)")
+    d.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs")
+    _common(d)
+
+    i = sub.add_parser("info", help="show the header, model, dimensions, bpp and chunks of a .mlic file")
+    i.add_argument("inputs", nargs="+")
+    i.add_argument("--json", action="store_true", help="print JSON")
+    i.add_argument("--debug", action="store_true")
+    i.add_argument("--max-pixels", type=int, default=None)
+
+    m = sub.add_parser("models", help="list registered models")
+    m.add_argument("--debug", action="store_true")
+
+    demo = sub.add_parser("demo", help="encode and decode the bundled sample image, print size, bpp and PSNR")
+    demo.add_argument("-q", "--quality", type=float)
+    _common(demo)
+
+    t = sub.add_parser("train", help="train a model (see docs/training.md)", add_help=False)
+    t.add_argument("rest", nargs=argparse.REMAINDER)
+    return p
+
+
+def _setup(args) -> None:
+    if getattr(args, "threads", None):
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if getattr(args, "device", "cpu").startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise CliError("--device cuda asked for, but no CUDA device is available")
+
+
+def _limits(args) -> dict:
+    return {"max_pixels": args.max_pixels} if getattr(args, "max_pixels", None) else {}
+
+
+def _read_input(name: str):
+    return sys.stdin.buffer.read() if name == "-" else name
+
+
+def _write(target: str, data: bytes, force: bool) -> None:
+    from ._io import atomic_write_bytes
+
+    if target == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        atomic_write_bytes(target, data, force=force)
+
+
+def _targets(inputs: list[str], output: str | None, suffix: str) -> list[str]:
+    if len(inputs) == 1:
+        if output:
+            return [output]
+        if inputs[0] == "-":
+            return ["-"]
+        return [str(Path(inputs[0]).with_suffix(suffix))]
+    if output == "-":
+        raise CliError("several inputs cannot all go to standard output")
+    if "-" in inputs:
+        raise CliError("standard input (-) can only be used alone")
+    if output:
+        Path(output).mkdir(parents=True, exist_ok=True)
+        names = [str(Path(output) / (Path(i).stem + suffix)) for i in inputs]
+    else:
+        names = [str(Path(i).with_suffix(suffix)) for i in inputs]
+    if len(set(names)) != len(names):
+        raise CliError("several inputs would write the same output name; use distinct names")
+    return names
+
+
+def _progress(items, enabled: bool, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, disable=not enabled or len(items) < 2, file=sys.stderr, dynamic_ncols=True)
+
+
+def _run_batch(args, jobs, desc: str, work) -> int:
+    failures = 0
+    for src, dst in _progress(jobs, True, desc):
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                work(src, dst)
+            for w in caught:
+                print(f"mlic: note: {src}: {w.message}", file=sys.stderr)
+        except (MlicError, CliError, OSError, ValueError) as exc:
+            failures += 1
+            if args.debug:
+                traceback.print_exc()
+            print(f"mlic: error: {src}: {_message(exc)}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror and not isinstance(exc, MlicError):
+        return f"{exc.strerror}" + (f": {exc.filename}" if exc.filename else "")
+    return str(exc) or type(exc).__name__
+
+
+def cmd_encode(args) -> int:
+    from .codec import encode_image
+
+    kw = _limits(args)
+    if args.tile_size:
+        kw["tile_size"] = args.tile_size
+    targets = _targets(args.inputs, args.output, ".mlic")
+
+    def work(src, dst):
+        if dst != "-" and os.path.exists(dst) and not args.force:
+            raise CliError(f"{dst} exists (use --force to overwrite)")
+        if src != "-" and dst != "-" and os.path.exists(dst) and os.path.samefile(src, dst):
+            raise CliError("output would overwrite the input")
+        data = encode_image(_read_input(src), args.quality, args.model, device=args.device, **kw)
+        _write(dst, data, args.force)
+
+    return _run_batch(args, list(zip(args.inputs, targets)), "encode", work)
+
+
+def cmd_decode(args) -> int:
+    from .codec import decode_image
+
+    kw = _limits(args)
+    targets = _targets(args.inputs, args.output, ".png")
+
+    def work(src, dst):
+        ext = Path(dst).suffix.lower() if dst != "-" else ".png"
+        if ext not in IMAGE_FORMATS:
+            raise CliError(f"unsupported output format {ext!r} (use one of {', '.join(sorted(IMAGE_FORMATS))})")
+        if dst != "-" and os.path.exists(dst) and not args.force:
+            raise CliError(f"{dst} exists (use --force to overwrite)")
+        if src != "-" and dst != "-" and os.path.exists(dst) and os.path.samefile(src, dst):
+            raise CliError("output would overwrite the input")
+        im = decode_image(_read_input(src), args.model, device=args.device, **kw)
+        buf = io.BytesIO()
+        save_kw = {"icc_profile": im.info["icc_profile"]} if im.info.get("icc_profile") and IMAGE_FORMATS[ext] in ("PNG", "TIFF", "WEBP") else {}
+        if IMAGE_FORMATS[ext] == "WEBP":
+            save_kw["lossless"] = True
+        im.save(buf, format=IMAGE_FORMATS[ext], **save_kw)
+        _write(dst, buf.getvalue(), args.force)
+
+    return _run_batch(args, list(zip(args.inputs, targets)), "decode", work)
+
+
+def cmd_info(args) -> int:
+    from .codec import read_info
+
+    status = 0
+    for src in args.inputs:
+        try:
+            info = read_info(_read_input(src), **_limits(args))
+        except MlicError as exc:
+            print(f"mlic: error: {src}: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        if args.json:
+            print(json.dumps(info | {"file": src}, indent=2))
+            continue
+        print(f"{src}: .mlic {info['format_version']}, {info['width']}×{info['height']} {info['mode']} {info['bit_depth']}-bit")
+        q = "fixed rate" if info["quality"] is None else f"quality {info['quality']:g}"
+        print(f"  model {info['model']} (id {info['model_id']}), {q}")
+        print(f"  {info['file_bytes']:,} bytes, {info['bpp']:.4f} bpp; {info['tiles']} tile(s) of {info['tile_size']} px, padding {info['pad_mode']}")
+        if info["icc_profile_bytes"]:
+            print(f"  ICC profile: {info['icc_profile_bytes']:,} bytes")
+        print("  chunks:")
+        for c in info["chunks"]:
+            print(f"    {c['type']}  offset {c['offset']:>10,}  length {c['length']:>10,}")
+    return status
+
+
+def cmd_models(args) -> int:
+    from .models.registry import _REGISTRY, DEFAULT_MODEL, _packaged
+
+    for name in sorted(_REGISTRY):
+        spec = _REGISTRY[name]
+        installed = "random init" if spec.weights is None else ("installed" if _packaged(spec.weights) else "weights missing")
+        star = "*" if name == DEFAULT_MODEL else " "
+        print(f"{star} {name:18s} {installed:15s} {spec.description}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from importlib import resources
+
+    import numpy as np
+    from PIL import Image
+
+    from .codec import decode_image, encode_image, read_info
+
+    sample = Path(str(resources.files("mlic") / "samples" / "flower.png"))
+    t0 = time.perf_counter()
+    data = encode_image(sample, args.quality, args.model, device=args.device)
+    t1 = time.perf_counter()
+    out = decode_image(data, args.model, device=args.device)
+    t2 = time.perf_counter()
+    ref = np.asarray(Image.open(sample).convert("RGB"), dtype=np.float64)
+    mse = float(np.mean((np.asarray(out.convert("RGB"), dtype=np.float64) - ref) ** 2))
+    info = read_info(data)
+    psnr = 10 * np.log10(255**2 / mse) if mse > 0 else float("inf")
+    print(f"sample   {sample.name} ({info['width']}×{info['height']}, {sample.stat().st_size:,} bytes PNG)")
+    print(f"model    {info['model']}, quality {info['quality']}")
+    print(f"encoded  {info['file_bytes']:,} bytes = {info['bpp']:.4f} bpp")
+    print(f"PSNR     {psnr:.2f} dB (RGB)")
+    print(f"time     encode {t1 - t0:.2f} s, decode {t2 - t1:.2f} s (first call includes loading the model)")
+    return 0
+
+
+COMMANDS = {"encode": cmd_encode, "decode": cmd_decode, "info": cmd_info, "models": cmd_models, "demo": cmd_demo}
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["train"]:
+        from .train.loop import main as train_main
+
+        train_main(argv[1:])
+        return 0
+    args = build_parser().parse_args(argv)
+    try:
+        _setup(args)
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("mlic: interrupted", file=sys.stderr)
+        return 130
+    except (MlicError, CliError, OSError, ValueError) as exc:
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        print(f"mlic: error: {_message(exc)}", file=sys.stderr)
+        return 1
+
+
+def entry() -> None:
+    sys.exit(main())

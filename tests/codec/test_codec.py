@@ -1,0 +1,202 @@
+"""Image round trips through the .mlic container with a tiny model."""
+import io
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import mlic
+from mlic.codec import container as fmt
+from mlic.errors import FormatError, InvalidImageError, LimitExceededError, ModelMismatchError, UnsupportedVersionError
+
+from ..helpers import FIXED_TINY, tiny_model
+
+
+def _image(w, h, mode="RGB", seed=0):
+    rng = np.random.default_rng(seed)
+    base = np.linspace(0, 255, w * h * 3).reshape(h, w, 3) + rng.normal(0, 8, (h, w, 3))
+    im = Image.fromarray(base.clip(0, 255).astype(np.uint8), "RGB")
+    return im.convert(mode)
+
+
+def _png(im, **kw) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, format="PNG", **kw)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(("w", "h"), [(1, 1), (1, 7), (13, 1), (17, 31), (97, 61), (64, 64), (130, 67)])
+def test_any_size_round_trips(model, w, h):
+    data = mlic.encode_image(_image(w, h), 3, model)
+    out = mlic.decode_image(data, model)
+    assert out.size == (w, h) and out.mode == "RGB"
+    assert mlic.read_info(data)["width"] == w
+
+
+def test_modes_are_restored(model):
+    for mode in ("L", "RGB", "RGBA", "LA"):
+        im = _image(40, 30, mode)
+        if mode in ("RGBA", "LA"):
+            alpha = np.random.default_rng(1).integers(0, 256, (30, 40), dtype=np.uint8)
+            im.putalpha(Image.fromarray(alpha, "L"))
+        out = mlic.decode_image(mlic.encode_image(im, 2, model), model)
+        assert out.mode == mode
+        if mode in ("RGBA", "LA"):
+            assert np.array_equal(np.asarray(out.getchannel("A")), alpha), "alpha must be lossless"
+
+
+def test_conversions_warn(model):
+    pal = _image(20, 20).convert("P")
+    with pytest.warns(mlic.MlicWarning, match="palette"):
+        out = mlic.decode_image(mlic.encode_image(pal, 2, model), model)
+    assert out.mode == "RGB"
+    cmyk = _image(20, 20).convert("CMYK")
+    with pytest.warns(mlic.MlicWarning, match="CMYK"):
+        mlic.encode_image(cmyk, 2, model)
+    arr16 = (np.arange(20 * 20).reshape(20, 20) * 160).astype(np.uint16)
+    im16 = Image.fromarray(arr16)
+    with pytest.warns(mlic.MlicWarning, match="16-bit"):
+        data = mlic.encode_image(im16, 2, model)
+    out = mlic.decode_image(data, model)
+    assert out.mode == "I;16" and mlic.read_info(data)["bit_depth"] == 16
+
+
+def test_formats_from_files(tmp_path, model):
+    im = _image(50, 40)
+    for ext, kw in ((".png", {}), (".jpg", {"quality": 95}), (".webp", {"lossless": True}), (".tiff", {}), (".bmp", {}), (".ppm", {})):
+        path = tmp_path / f"x{ext}"
+        im.save(path, **kw)
+        out = mlic.decode_image(mlic.encode_image(path, 2, model), model)
+        assert out.size == (50, 40)
+    gray = tmp_path / "g.pgm"
+    im.convert("L").save(gray)
+    assert mlic.decode_image(mlic.encode_image(gray, 2, model), model).mode == "L"
+
+
+def test_exif_orientation_and_icc(model):
+    im = _image(40, 20)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise on display
+    buf = io.BytesIO()
+    icc = b"fake-icc-profile-bytes" * 10
+    im.save(buf, format="JPEG", exif=exif, icc_profile=icc, quality=95)
+    out = mlic.decode_image(mlic.encode_image(buf.getvalue(), 2, model), model)
+    assert out.size == (20, 40)
+    assert out.info.get("icc_profile") == icc
+
+
+def test_tiling_matches_single_tile_layout(model):
+    im = _image(200, 140)
+    one = mlic.decode_image(mlic.encode_image(im, 3, model, tile_size=256), model)
+    tiled_data = mlic.encode_image(im, 3, model, tile_size=64)
+    assert mlic.read_info(tiled_data)["tiles"] == 4 * 3
+    tiled = mlic.decode_image(tiled_data, model)
+    err = np.abs(np.asarray(one, float) - np.asarray(tiled, float)).mean()
+    assert tiled.size == one.size and err < 20
+
+
+def test_fixed_rate_model_stores_no_quality():
+    m = tiny_model(FIXED_TINY)
+    m.name = "fixed"
+    data = mlic.encode_image(_image(64, 64), None, m)
+    assert mlic.read_info(data)["quality"] is None
+    with pytest.raises(ValueError, match="fixed rate"):
+        mlic.encode_image(_image(64, 64), 3, m)
+
+
+def test_wrong_model_is_refused(model):
+    data = mlic.encode_image(_image(64, 64), 3, model)
+    other = tiny_model(seed=1)
+    other.name = "test-tiny"
+    with pytest.raises(ModelMismatchError, match="other weights"):
+        mlic.decode_image(data, other)
+    with pytest.raises(ModelMismatchError, match="not installed"):
+        mlic.decode_image(data)  # the header's model name is not a registered model
+
+
+@pytest.mark.parametrize("blob", [b"", b"MLIC", b"\x89MLIC\r\n\x1a", b"hello world, this is not an mlic file at all"])
+def test_garbage_is_a_clean_format_error(blob):
+    with pytest.raises(FormatError):
+        mlic.read_info(blob)
+    with pytest.raises(FormatError):
+        mlic.decode_image(blob)
+
+
+def test_newer_major_version_is_refused(model):
+    data = bytearray(mlic.encode_image(_image(64, 64), 3, model))
+    data[len(fmt.MAGIC)] = fmt.VERSION_MAJOR + 1
+    with pytest.raises(UnsupportedVersionError, match="upgrade mlic"):
+        mlic.read_info(bytes(data))
+
+
+def test_truncations_are_reported(model):
+    data = mlic.encode_image(_image(64, 64), 3, model)
+    for cut in (5, 12, 30, len(data) // 2, len(data) - 5, len(data) - 1):
+        with pytest.raises(FormatError):
+            mlic.decode_image(data[:cut], model)
+
+
+def test_flipped_bit_in_every_region_is_caught(model):
+    data = mlic.encode_image(_image(96, 80, "RGBA"), 3, model)
+    info = mlic.read_info(data)
+    starts = [0, len(fmt.MAGIC), len(fmt.MAGIC) + 3, len(fmt.MAGIC) + 10] + [c["offset"] + k for c in info["chunks"] for k in (0, 5, 9, 8 + c["length"] // 2, 8 + c["length"] + 1)]
+    for pos in starts:
+        if pos >= len(data):
+            continue
+        bad = bytearray(data)
+        bad[pos] ^= 0x10
+        with pytest.raises(mlic.MlicError):
+            mlic.decode_image(bytes(bad), model)
+
+
+def test_oversize_is_refused_before_decoding(model, tmp_path):
+    with pytest.raises(LimitExceededError):
+        mlic.encode_image(_image(100, 100), 3, model, max_pixels=5000)
+    data = mlic.encode_image(_image(100, 100), 3, model)
+    with pytest.raises(LimitExceededError):
+        mlic.decode_image(data, model, max_pixels=5000)
+    # A decompression bomb: a tiny PNG that declares a huge canvas.
+    bomb = tmp_path / "bomb.png"
+    Image.new("L", (30000, 30000)).save(bomb, optimize=True)
+    assert bomb.stat().st_size < 1_000_000
+    with pytest.raises(LimitExceededError):
+        mlic.encode_image(bomb, 3, model, max_pixels=100_000_000)
+
+
+def test_bad_inputs(tmp_path, model):
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    notimg = tmp_path / "text.png"
+    notimg.write_text("hello")
+    for bad, msg in ((empty, "empty"), (tmp_path, "directory"), (notimg, "not an image"), (tmp_path / "missing.png", "no such file")):
+        with pytest.raises(InvalidImageError, match=msg):
+            mlic.encode_image(bad, 3, model)
+
+
+def test_animated_first_frame_with_notice(model):
+    frames = [_image(32, 32, seed=i).convert("P") for i in range(3)]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mlic.encode_image(buf.getvalue(), 3, model)
+    assert any("animated" in str(w.message) for w in caught)
+
+
+def test_desync_is_detected_not_silently_decoded(model):
+    """Different probabilities in the decoder (here: a perturbed scale table) must raise, never produce garbage."""
+    import torch
+
+    from mlic.errors import DesyncError
+
+    x = torch.rand(1, 3, 64, 64)
+    enc = model.compress(x, 3)
+    saved = model.gaussian_conditional.scale_table.clone()
+    try:
+        model.gaussian_conditional.scale_table.mul_(1.7)
+        with pytest.raises(mlic.MlicError):
+            model.decompress(enc["strings"], enc["shape"], 3, checksums=enc["checksums"])
+    finally:
+        model.gaussian_conditional.scale_table.copy_(saved)
+    assert issubclass(DesyncError, mlic.MlicError)

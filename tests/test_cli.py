@@ -1,0 +1,78 @@
+"""The command line: outputs, refusals, exit codes, stdin/stdout."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mlic.cli import main
+from mlic.models.registry import TINY_CONFIG, save_weights
+
+from .helpers import tiny_model
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    path = tmp_path_factory.mktemp("w") / "tiny.safetensors"
+    save_weights(tiny_model(TINY_CONFIG, scale_latents=10.0), path, "tiny-cli")
+    return str(path)
+
+
+@pytest.fixture
+def images(tmp_path):
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(2):
+        p = tmp_path / f"img{i}.png"
+        Image.fromarray(rng.integers(0, 255, (40 + i, 50, 3), dtype=np.uint8)).save(p)
+        paths.append(p)
+    return paths
+
+
+def test_encode_decode_info(tmp_path, images, weights, capsys):
+    src = images[0]
+    assert main(["encode", str(src), "--model", weights, "-q", "2.5"]) == 0
+    mlic_file = src.with_suffix(".mlic")
+    assert mlic_file.exists()
+    out = tmp_path / "out.png"
+    assert main(["decode", str(mlic_file), "--model", weights, "-o", str(out)]) == 0
+    assert Image.open(out).size == (50, 40)
+    assert main(["info", str(mlic_file)]) == 0
+    text = capsys.readouterr().out
+    assert "50×40" in text and "TILE" in text and "bpp" in text
+    # never overwrite without --force, and the existing file stays as it was
+    before = out.read_bytes()
+    assert main(["decode", str(mlic_file), "--model", weights, "-o", str(out)]) == 1
+    assert "exists" in capsys.readouterr().err
+    assert out.read_bytes() == before
+    assert main(["decode", str(mlic_file), "--model", weights, "-o", str(out), "--force"]) == 0
+
+
+def test_batch_continues_after_failures(tmp_path, images, weights, capsys):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not a png")
+    outdir = tmp_path / "out"
+    code = main(["encode", str(images[0]), str(bad), str(images[1]), "--model", weights, "-o", str(outdir)])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.count("mlic: error:") == 1 and "broken.png" in err
+    assert sorted(p.name for p in outdir.iterdir()) == ["img0.mlic", "img1.mlic"]  # no partial file for the failure
+
+
+def test_failure_leaves_no_partial_output(tmp_path, weights):
+    bad = tmp_path / "bad.mlic"
+    bad.write_bytes(b"\x89MLIC\r\n\x1a" + b"\x01\x00" + b"\xff" * 40)
+    assert main(["decode", str(bad), "--model", weights]) == 1
+    assert list(tmp_path.iterdir()) == [bad]
+
+
+def test_stdin_stdout_and_exit_codes(images, weights):
+    raw = images[0].read_bytes()
+    enc = subprocess.run([sys.executable, "-m", "mlic", "encode", "-", "--model", weights], input=raw, capture_output=True, check=True)
+    assert enc.stdout[:5] == b"\x89MLIC"
+    dec = subprocess.run([sys.executable, "-m", "mlic", "decode", "-", "-o", "-", "--model", weights], input=enc.stdout, capture_output=True, check=True)
+    assert dec.stdout[:4] == b"\x89PNG"
+    bad = subprocess.run([sys.executable, "-m", "mlic", "decode", "-", "-o", "-"], input=b"junk", capture_output=True)
+    assert bad.returncode == 1 and bad.stderr.decode().startswith("mlic: error:") and "Traceback" not in bad.stderr.decode()
+    assert len(bad.stderr.decode().strip().splitlines()) == 1
