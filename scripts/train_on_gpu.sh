@@ -18,16 +18,17 @@ fi
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 PY=${PYTHON:-python3}
 INIT=()
-if [ -f src/mlic/weights/mlicpp-small.safetensors ] && [ -z "${FROM_SCRATCH:-}" ]; then
-  INIT=(--init src/mlic/weights/mlicpp-small.safetensors)
+INIT_WEIGHTS=${INIT_WEIGHTS:-src/mlic/weights/mlicpp-small.safetensors}
+if [ -f "$INIT_WEIGHTS" ] && [ -z "${FROM_SCRATCH:-}" ]; then
+  INIT=(--init "$INIT_WEIGHTS")
 fi
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
-$PY -m mlic.train --data data/train-subset --model mlicpp-small "${INIT[@]}" \
+$PY -m mlic.train --data "${DATA:-data/train-subset}" --model mlicpp-small "${INIT[@]}" \
   --time-limit "${TRAIN_SECONDS:-540}" --steps 10000000 --batch-size "${BATCH:-16}" --patch-size 256 \
-  --max-short-side 256 --cache --workers 12 --amp --lr "${LR:-2e-4}" --warmup-steps 300 \
+  --max-short-side 256 --cache --workers 12 --amp --lr "${LR:-2e-4}" --warmup-steps "${WARMUP:-300}" \
   --milestones 0.8 0.94 --save-every 2000 --out "$OUT/train" 2>&1 | tr '\r' '\n' | grep -v "^train:.*it/s\]$" | tail -n 40
 split -b 15m -d "$OUT/train/model.safetensors" "$OUT/model.safetensors.part"
 cp "$OUT/train/log.csv" "$OUT/train/final.json" "$OUT/"
-if [ -n "${BENCH:-1}" ]; then
+if [ "${BENCH:-1}" != 0 ]; then
   timeout "${BENCH_SECONDS:-90}" $PY benchmarks/codec_speed.py --device cuda --model mlicpp-official --size 512x768 2048x2048 --repeat 2 --json "$OUT/bench_gpu_official.json" || true
 fi
