@@ -8,14 +8,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save
+
+from .._io import atomic_write_bytes
 
 from .config import MLICConfig
 from .mlicpp import MLICPlusPlus
@@ -105,16 +106,9 @@ def save_weights(model: MLICPlusPlus, path, name: str, extra: dict | None = None
         state = {k: v.half() if v.is_floating_point() and "scale_table" not in k else v for k, v in state.items()}
     meta = {"format": WEIGHTS_FORMAT, "name": name, "config": json.dumps(model.config.to_dict())}
     meta.update({k: str(v) for k, v in (extra or {}).items()})
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent or ".")
-    os.close(fd)
-    try:
-        save_file(state, tmp, metadata=meta)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    data = save(state, metadata=meta)
+    atomic_write_bytes(path, data, force=True)
+    return hashlib.sha256(data).hexdigest()
 
 
 def model_fingerprint(model: MLICPlusPlus) -> bytes:
