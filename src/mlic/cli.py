@@ -61,6 +61,36 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-q", "--quality", type=float)
     _common(demo)
 
+    ev = sub.add_parser("eval", help="rate–distortion evaluation against classical codecs with real files")
+    ev.add_argument("dataset", help="folder of images (recursive)")
+    ev.add_argument("-o", "--output", default="eval-results", help="output folder (JSON per codec, per-image CSV, cache)")
+    ev.add_argument("--codecs", default="mlic,jpeg,webp,avif,heic,jxl,jpeg2000,vvc", help="comma-separated codec names")
+    ev.add_argument("--qualities", action="append", default=[], metavar="CODEC=Q1,Q2,...", help="override a codec's quality grid")
+    ev.add_argument("--workers", type=int, default=1, help="processes for the classical codecs")
+    ev.add_argument("--limit", type=int, help="use only the first N images")
+    ev.add_argument("--plot", action="store_true", help="also write rd.png")
+    _common(ev)
+
+    bd = sub.add_parser("bdrate", help="BD-rate and BD-PSNR of a result JSON against an anchor JSON")
+    bd.add_argument("test")
+    bd.add_argument("anchor")
+    bd.add_argument("--metric", default="psnr-rgb")
+    bd.add_argument("--method", default="akima", choices=["akima", "pchip", "cubic"])
+    bd.add_argument("--debug", action="store_true")
+
+    pl = sub.add_parser("plot", help="plot RD curves of result JSONs")
+    pl.add_argument("results", nargs="+")
+    pl.add_argument("-o", "--output", required=True, help="PNG or SVG file")
+    pl.add_argument("--reference", action="append", default=[], help="bundled reference curve (see --list-references) or JSON")
+    pl.add_argument("--title")
+    pl.add_argument("--debug", action="store_true")
+
+    be = sub.add_parser("bench", help="encode/decode time and peak memory against resolution")
+    be.add_argument("--sizes", default="256,512,1024,2048,4096", help="square sizes in pixels")
+    be.add_argument("--repeat", type=int, default=1)
+    be.add_argument("-o", "--output", default="bench-results", help="output folder (bench.json, bench.png)")
+    _common(be)
+
     t = sub.add_parser("train", help="train a model (see docs/training.md)", add_help=False)
     t.add_argument("rest", nargs=argparse.REMAINDER)
     return p
@@ -253,7 +283,52 @@ def cmd_demo(args) -> int:
     return 0
 
 
-COMMANDS = {"encode": cmd_encode, "decode": cmd_decode, "info": cmd_info, "models": cmd_models, "demo": cmd_demo}
+def cmd_eval(args) -> int:
+    from .evaluate.runner import evaluate, format_bd_table
+
+    qualities = {}
+    for item in args.qualities:
+        name, _, values = item.partition("=")
+        if not values:
+            raise CliError(f"--qualities expects CODEC=Q1,Q2,..., got {item!r}")
+        qualities[name] = [float(v) if name in ("mlic", "jxl") else int(float(v)) for v in values.split(",")]
+    codecs = [c.strip() for c in args.codecs.split(",") if c.strip()]
+    res = evaluate(args.dataset, args.output, codecs, qualities, args.model, args.workers, args.device, args.limit)
+    print(format_bd_table(res["summary"]["bd"]))
+    if args.plot:
+        from .evaluate.plot import plot_rd
+
+        plot_rd([str(Path(args.output) / f"{c}.json") for c in res["curves"]], Path(args.output) / "rd.png")
+    print(f"results in {args.output}/")
+    return 0
+
+
+def cmd_bdrate(args) -> int:
+    from .evaluate.bdrate import bd_metrics
+    from .evaluate.results import load_curve
+
+    r = bd_metrics(load_curve(args.test), load_curve(args.anchor), args.metric, args.method)
+    print(f"BD-rate {r['bd_rate']:+.2f} %   BD-PSNR {r['bd_psnr']:+.3f} dB   ({args.metric}, {r['method']} interpolation, "
+          f"overlap {r['overlap'][0]:.2f}–{r['overlap'][1]:.2f})" if r.get("overlap") else f"curves do not overlap: {r.get('note')}")  # fmt: skip
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from .evaluate.plot import plot_rd
+
+    print(plot_rd(args.results, args.output, args.reference, args.title))
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .evaluate.bench import run_bench
+
+    sizes = [int(s) for s in args.sizes.split(",")]
+    run_bench(args.model, sizes, args.output, args.device, args.repeat)
+    return 0
+
+
+COMMANDS = {"eval": cmd_eval, "bdrate": cmd_bdrate, "plot": cmd_plot, "bench": cmd_bench, "encode": cmd_encode, "decode": cmd_decode, "info": cmd_info, "models": cmd_models, "demo": cmd_demo}
 
 
 def main(argv=None) -> int:

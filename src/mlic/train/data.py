@@ -57,26 +57,61 @@ class CropDataset(Dataset):
             return Image.fromarray(self._cache[i])
         return load_rgb(self.files[i], self.max_short_side)
 
-    def __getitem__(self, i: int) -> torch.Tensor:
+    def __getitem__(self, item) -> torch.Tensor:
+        # ``item`` is an index, or (index, seed) from StepBatchSampler: with a seed the crop, scale and
+        # flips are a pure function of it, which makes training resumable bit for bit.
+        i, seed = item if isinstance(item, tuple) else (item, None)
+        rng = random.Random(seed) if seed is not None else random
         im = self._image(i)
         short = min(im.size)
         lo = self.patch
         if self.scale_augment and short > lo:
-            target = random.randint(lo, short)
+            target = rng.randint(lo, short)
             if target < short:
                 s = target / short
                 im = im.resize((max(lo, round(im.width * s)), max(lo, round(im.height * s))), Image.LANCZOS)
         if min(im.size) < self.patch:  # tiny images: upscale just enough
             s = self.patch / min(im.size)
             im = im.resize((max(self.patch, round(im.width * s)), max(self.patch, round(im.height * s))), Image.BICUBIC)
-        x = random.randint(0, im.width - self.patch)
-        y = random.randint(0, im.height - self.patch)
+        x = rng.randint(0, im.width - self.patch)
+        y = rng.randint(0, im.height - self.patch)
         arr = np.asarray(im)[y : y + self.patch, x : x + self.patch]
-        if random.random() < 0.5:
+        if rng.random() < 0.5:
             arr = arr[:, ::-1]
-        if random.random() < 0.5:
+        if rng.random() < 0.5:
             arr = arr[::-1]
         return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).float().div_(255)
+
+
+class StepBatchSampler:
+    """Endless batches where batch ``step`` of rank ``rank`` is a pure function of (seed, step, rank).
+
+    Global position p = (step·world + rank)·batch + j walks through one seeded permutation of the
+    dataset per epoch; each sample also gets its own augmentation seed. Resuming at any step therefore
+    continues with exactly the batches an uninterrupted run would have seen, on any number of workers.
+    """
+
+    def __init__(self, size: int, batch: int, seed: int, start_step: int = 0, rank: int = 0, world: int = 1):
+        self.size, self.batch, self.seed = size, batch, seed
+        self.start_step, self.rank, self.world = start_step, rank, world
+        self._perms: dict[int, list[int]] = {}
+
+    def _perm(self, epoch: int) -> list[int]:
+        if epoch not in self._perms:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._perms = {epoch: torch.randperm(self.size, generator=g).tolist()}
+        return self._perms[epoch]
+
+    def __iter__(self):
+        step = self.start_step
+        while True:
+            base = (step * self.world + self.rank) * self.batch
+            out = []
+            for j in range(self.batch):
+                p = base + j
+                out.append((self._perm(p // self.size)[p % self.size], (self.seed << 32) ^ p))
+            yield out
+            step += 1
 
 
 class EvalDataset(Dataset):

@@ -19,12 +19,12 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..models import RATE_LAMBDAS, MLICConfig, MLICPlusPlus
 from ..models.registry import _REGISTRY, load_weights, save_weights
-from .data import CropDataset, EvalDataset
+from .data import CropDataset, EvalDataset, StepBatchSampler
 from .loss import RateDistortionLoss, bits_per_pixel
 
 MSSSIM_LAMBDAS = (2.4, 4.58, 8.73, 16.64, 31.73, 60.5)
@@ -59,6 +59,7 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument("--seed", type=int, default=1984)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--threads", type=int, help="CPU threads per process")
+    p.add_argument("--check-replicas", action="store_true", help="(DDP) verify at the end that all ranks hold identical weights")
     return p
 
 
@@ -135,12 +136,7 @@ class Trainer:
         if args.resume and (self.out / "checkpoint.pt").exists():
             self._load(self.out / "checkpoint.pt")
         self.net = DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None) if self.world > 1 else self.model
-        dataset = CropDataset(args.data, args.patch_size, args.max_short_side, cache=args.cache)
-        self.sampler = DistributedSampler(dataset, self.world, self.rank, seed=args.seed) if self.world > 1 else None
-        g = torch.Generator().manual_seed(args.seed + self.rank)
-        self.loader = DataLoader(dataset, args.batch_size, shuffle=self.sampler is None, sampler=self.sampler, num_workers=args.workers,
-                                 drop_last=True, pin_memory=self.device.type == "cuda", persistent_workers=args.workers > 0,
-                                 generator=g, worker_init_fn=_seed_worker)  # fmt: skip
+        self.dataset = CropDataset(args.data, args.patch_size, args.max_short_side, cache=args.cache)
         self.val = EvalDataset(args.val, args.val_limit) if args.val else None
 
     # -- checkpoints ---------------------------------------------------------------------------
@@ -236,13 +232,13 @@ class Trainer:
             except Exception:  # tensorboard is optional
                 writer = None
         bar = tqdm(total=args.steps, initial=self.step, disable=self.rank != 0, desc="train", dynamic_ncols=True)
-        epoch = 0
         start = time.monotonic() - self.elapsed
-        done = False
-        while not done:
-            if self.sampler is not None:
-                self.sampler.set_epoch(epoch)
-            for x in self.loader:
+        sampler = StepBatchSampler(len(self.dataset), args.batch_size, args.seed, self.step, self.rank, self.world)
+        # Own generator: creating the loader must not consume the global RNG (resume stays bit-exact).
+        loader = DataLoader(self.dataset, batch_sampler=sampler, num_workers=args.workers, pin_memory=self.device.type == "cuda",
+                            generator=torch.Generator().manual_seed(args.seed))
+        if self.step < args.steps and not (args.time_limit and self.elapsed >= args.time_limit):
+            for x in loader:
                 stats = self.train_step(x)
                 self.elapsed = time.monotonic() - start
                 bar.update(1)
@@ -252,13 +248,13 @@ class Trainer:
                 if self.step % args.save_every == 0:
                     self.save()
                 if self.val is not None and self.rank == 0 and self.step % args.val_every == 0:
-                    self._log(log_path, stats | self.validate(), writer)
+                    self._log(self.out / "val.csv", {"lr": stats["lr"]} | self.validate(), writer)
                 if self.step >= args.steps or (args.time_limit and self.elapsed >= args.time_limit):
-                    done = True
                     break
-            epoch += 1
         bar.close()
         self.save()
+        if args.check_replicas and self.world > 1:
+            self._check_replicas()
         if self.rank == 0:
             sha = self.export()
             final = {"step": self.step, "elapsed_s": round(self.elapsed, 1), "weights_sha256": sha}
@@ -269,6 +265,18 @@ class Trainer:
         if self.world > 1:
             dist.barrier()
             dist.destroy_process_group()
+
+    def _check_replicas(self):
+        import hashlib
+
+        h = hashlib.sha256()
+        for k, v in sorted(self.model.state_dict().items()):
+            h.update(v.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes() if v.numel() else b"")
+        mine = h.hexdigest()
+        gathered = [None] * self.world
+        dist.all_gather_object(gathered, mine)
+        if self.rank == 0:
+            (self.out / "replicas.json").write_text(json.dumps({"world_size": self.world, "weights_sha256": gathered}, indent=2))
 
     def _log(self, path: Path, stats: dict, writer):
         row = {"step": self.step, "elapsed_s": round(self.elapsed, 2)} | stats
@@ -282,12 +290,6 @@ class Trainer:
             for k, v in stats.items():
                 if isinstance(v, float) and math.isfinite(v):
                     writer.add_scalar(k, v, self.step)
-
-
-def _seed_worker(worker_id: int):
-    seed = torch.initial_seed() % 2**32
-    np.random.seed(seed)
-    random.seed(seed)
 
 
 def main(argv=None):
