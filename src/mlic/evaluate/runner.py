@@ -25,8 +25,8 @@ ALL_CODECS = ("mlic", "jpeg", "webp", "avif", "heic", "jxl", "jpeg2000", "vvc")
 
 def _metrics(ref: np.ndarray, out: np.ndarray) -> dict:
     mse = float(np.mean((ref.astype(np.float64) - out.astype(np.float64)) ** 2))
-    a = torch.from_numpy(ref).permute(2, 0, 1)[None].float() / 255
-    b = torch.from_numpy(out).permute(2, 0, 1)[None].float() / 255
+    a = torch.from_numpy(np.array(ref)).permute(2, 0, 1)[None].float() / 255
+    b = torch.from_numpy(np.array(out)).permute(2, 0, 1)[None].float() / 255
     return {"mse": mse, "psnr-rgb": 10 * math.log10(255**2 / mse) if mse > 0 else 100.0, "ms-ssim-rgb": float(ms_ssim(a, b)[0])}
 
 
