@@ -20,4 +20,9 @@ from .checkerboard import (
 from .gdn import GDN
 from .attention import LinearGlobalInterContext, LinearGlobalIntraContext, LocalContext
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+__all__ = [
+    "GDN", "LinearGlobalInterContext", "LinearGlobalIntraContext", "LocalContext", "LowerBound", "NonNegativeParametrizer",
+    "ResidualBlock", "ResidualBlockUpsample", "ResidualBlockWithStride", "anchor_mask", "ckbd_anchor", "ckbd_nonanchor",
+    "conv1x1", "conv3x3", "lower_bound", "squeeze_anchor", "squeeze_nonanchor", "subpel_conv3x3", "unsqueeze_anchor",
+    "unsqueeze_nonanchor",
+]  # fmt: skip

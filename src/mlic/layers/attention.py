@@ -16,7 +16,6 @@ from .checkerboard import (
     ckbd_nonanchor,
     squeeze_anchor,
     squeeze_nonanchor,
-    unsqueeze_anchor,
     unsqueeze_nonanchor,
 )
 
