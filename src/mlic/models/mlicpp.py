@@ -15,6 +15,7 @@ construction, and ``decompress(compress(x))`` equals the eval-mode forward bit f
 """
 from __future__ import annotations
 
+import contextlib
 import zlib
 from typing import Callable
 
@@ -47,6 +48,26 @@ ANCHOR, NONANCHOR = "anchor", "nonanchor"
 _MASK = {ANCHOR: ckbd_anchor, NONANCHOR: ckbd_nonanchor}
 _SQUEEZE = {ANCHOR: squeeze_anchor, NONANCHOR: squeeze_nonanchor}
 _UNSQUEEZE = {ANCHOR: unsqueeze_anchor, NONANCHOR: unsqueeze_nonanchor}
+
+@contextlib.contextmanager
+def symbol_path_threads(device: torch.device):
+    """Run the part that decides coded symbols (h_s, contexts, parameter nets, LRP) on one CPU thread.
+
+    PyTorch's CPU convolutions split their reductions by thread count, so the same input gives
+    results that differ in the last bits between 1, 2 or 16 threads — enough to flip a rounding or a
+    table index and desynchronize the decoder (we measured exactly that). With one thread on both
+    sides the symbols no longer depend on how many cores the encoder or decoder had.
+    """
+    if device.type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
 
 #: The six official MSE rate points (qualities 1..6), λ of ``λ·255²·MSE + bpp``.
 RATE_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483)
@@ -264,7 +285,12 @@ class MLICPlusPlus(nn.Module):
         _, z_likelihoods = self.entropy_bottleneck(z)
         medians = self.entropy_bottleneck.medians().view(1, -1, 1, 1)
         z_hat = ste_round(z - medians) + medians
-        hyper = self._hyper(z_hat)
+        # In eval mode, compute exactly what compress/decompress compute (see symbol_path_threads).
+        def symbol_ctx():
+            return symbol_path_threads(x.device) if not self.training else contextlib.nullcontext()
+
+        with symbol_ctx():
+            hyper = self._hyper(z_hat)
         C = self.config.slice_channels
         y_slices = y.split(C, 1)
         slice_scales: list[list[torch.Tensor]] = [[] for _ in y_slices]
@@ -277,7 +303,8 @@ class MLICPlusPlus(nn.Module):
             slice_means[i].append(means_half)
             return ste_round(y_half - means_half) + means_half
 
-        y_hat = self._run_slices(hyper, step)
+        with symbol_ctx():
+            y_hat = self._run_slices(hyper, step)
         likelihoods = []
         for i, y_i in enumerate(y_slices):
             _, lik = self.gaussian_conditional(y_i, sum(slice_scales[i]), sum(slice_means[i]))
@@ -306,7 +333,8 @@ class MLICPlusPlus(nn.Module):
         eb = self.entropy_bottleneck
         z_symbols = eb.symbols(z)
         z_strings = _encode_per_item(z_symbols, _channel_indexes(z_symbols), eb.tables())
-        hyper = self._hyper(eb.dequantize(z_symbols))
+        with symbol_path_threads(x.device):
+            hyper = self._hyper(eb.dequantize(z_symbols))
         y_slices = y.split(self.config.slice_channels, 1)
         gc = self.gaussian_conditional
         tables = gc.tables()
@@ -324,7 +352,8 @@ class MLICPlusPlus(nn.Module):
                 checksums[b][i] = _symbol_checksum(sym_np[b], idx_np[b], checksums[b][i])
             return _UNSQUEEZE[half](symbols + means_sq)
 
-        y_hat = self._run_slices(hyper, step)
+        with symbol_path_threads(x.device):
+            y_hat = self._run_slices(hyper, step)
         y_strings = [enc.flush() for enc in encoders]
         return {"strings": [y_strings, z_strings], "shape": tuple(z.shape[-2:]), "y_hat": y_hat, "checksums": checksums}
 
@@ -344,7 +373,8 @@ class MLICPlusPlus(nn.Module):
         batch = len(z_strings)
         z_indexes = np.broadcast_to(np.arange(self.config.N)[:, None, None], (self.config.N, zh, zw))
         z_symbols = np.stack([StreamDecoder(s).decode(z_indexes, eb.tables()) for s in z_strings]).reshape(batch, self.config.N, zh, zw)
-        hyper = self._hyper(eb.dequantize(torch.from_numpy(z_symbols).to(device)))
+        with symbol_path_threads(device):
+            hyper = self._hyper(eb.dequantize(torch.from_numpy(z_symbols).to(device)))
         gc = self.gaussian_conditional
         tables = gc.tables()
         decoders = [StreamDecoder(s) for s in y_strings]
@@ -364,7 +394,8 @@ class MLICPlusPlus(nn.Module):
             symbols_t = torch.from_numpy(symbols).to(device=device, dtype=means_sq.dtype)
             return _UNSQUEEZE[half](symbols_t + means_sq)
 
-        y_hat = self._run_slices(hyper, step)
+        with symbol_path_threads(device):
+            y_hat = self._run_slices(hyper, step)
         gains = self._gains(quality, batch, device)
         return {"x_hat": self._synthesis(y_hat, gains), "y_hat": y_hat}
 
