@@ -1,6 +1,7 @@
 """The public codec API: ``encode_image``, ``decode_image``, ``read_info``."""
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import warnings
@@ -68,14 +69,36 @@ def encode_image(
     pad_mode: str = DEFAULT_PAD_MODE,
     max_pixels: int = fmt.DEFAULT_MAX_PIXELS,
     device: str | torch.device = "cpu",
+    precision: str | None = None,
 ) -> bytes:
     """Compress an image (path, bytes or ``PIL.Image``) into ``.mlic`` bytes.
 
     ``quality`` is a real number in [1, 6] for variable-rate models (default 4) and must be None for
     fixed-rate ones. Large images are coded as independent tiles of ``tile_size`` pixels so memory
-    stays bounded.
+    stays bounded. ``precision`` ("fp32" or "bf16") applies to the analysis transform only; either
+    way the file decodes with any decoder.
     """
     net = get_model(model, device)
+    with _precision(net, precision):
+        return _encode(net, image, quality, tile_size, pad_mode, max_pixels)
+
+
+@contextlib.contextmanager
+def _precision(net: MLICPlusPlus, precision: str | None):
+    if precision is None:
+        yield
+        return
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"precision must be 'fp32' or 'bf16', not {precision!r}")
+    before = net.transform_precision
+    net.transform_precision = precision
+    try:
+        yield
+    finally:
+        net.transform_precision = before
+
+
+def _encode(net, image, quality, tile_size, pad_mode, max_pixels) -> bytes:
     if tile_size < fmt.TILE_MULTIPLE or tile_size % fmt.TILE_MULTIPLE:
         raise ValueError(f"tile size must be a positive multiple of {fmt.TILE_MULTIPLE}")
     if pad_mode not in fmt.PAD_MODES:
@@ -125,12 +148,22 @@ def _model_for(header: fmt.Header, model, device) -> MLICPlusPlus:
 
 
 def decode_image(data_or_path, model: MLICPlusPlus | str | None = None, *, max_pixels: int = fmt.DEFAULT_MAX_PIXELS,
-                 device: str | torch.device = "cpu"):  # fmt: skip
-    """Decode ``.mlic`` bytes or a path into a ``PIL.Image.Image`` (mode, alpha and ICC restored)."""
+                 device: str | torch.device = "cpu", precision: str | None = None):  # fmt: skip
+    """Decode ``.mlic`` bytes or a path into a ``PIL.Image.Image`` (mode, alpha and ICC restored).
+
+    ``precision`` ("fp32" or "bf16") applies to the synthesis transform only (the decoded latents are
+    the same either way; the pixels may differ in the last level).
+    """
     data = _read_bytes(data_or_path)
     c = fmt.parse(data, max_pixels)
     h = c.header
     net = _model_for(h, model, device)
+    with _precision(net, precision):
+        return _decode(net, c)
+
+
+def _decode(net: MLICPlusPlus, c: fmt.Container):
+    h = c.header
     if net.config.num_slices != h.num_slices:
         raise FormatError("slice count in the header does not match the model")
     canvas = np.empty((h.height, h.width, 3), dtype=np.uint8)

@@ -225,13 +225,24 @@ class MLICPlusPlus(nn.Module):
         log_ig = self.log_inv_gain[lo] * (1 - t) + self.log_inv_gain[hi] * t
         return log_g.exp()[..., None, None], log_ig.exp()[..., None, None]
 
+    #: Precision of g_a and g_s in eval mode: "fp32" (exact reference path) or "bf16". Neither
+    #: transform decides a probability, so bf16 keeps every bitstream decodable by an fp32 decoder
+    #: and vice versa; it only changes which (valid) latents the encoder picks and the last bits of x̂.
+    transform_precision: str = "fp32"
+
+    def _transform(self, net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        if self.transform_precision == "bf16" and not self.training:
+            with torch.autocast(x.device.type, dtype=torch.bfloat16):
+                return net(x).float()
+        return net(x)
+
     def _analysis(self, x, quality):
-        y = self.g_a(x)
+        y = self._transform(self.g_a, x)
         gains = self._gains(quality, x.shape[0], x.device)
         return (y * gains[0], gains) if gains is not None else (y, None)
 
     def _synthesis(self, y_hat, gains):
-        return self.g_s(y_hat * gains[1] if gains is not None else y_hat)
+        return self._transform(self.g_s, y_hat * gains[1] if gains is not None else y_hat)
 
     # -- shared slice loop ---------------------------------------------------------------------
     def _run_slices(self, hyper: torch.Tensor, step: QuantizeStep) -> torch.Tensor:
