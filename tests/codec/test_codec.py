@@ -200,3 +200,14 @@ def test_desync_is_detected_not_silently_decoded(model):
     finally:
         model.gaussian_conditional.scale_table.copy_(saved)
     assert issubclass(DesyncError, mlic.MlicError)
+
+
+def test_bf16_transforms_keep_files_compatible(model):
+    im = _image(96, 64)
+    data = mlic.encode_image(im, 3, model, precision="bf16")
+    exact = np.asarray(mlic.decode_image(data, model), dtype=int)
+    fast = np.asarray(mlic.decode_image(data, model, precision="bf16"), dtype=int)
+    assert np.abs(exact - fast).max() <= 8  # only g_s differs; the latents are the same
+    assert model.transform_precision == "fp32"  # the option does not leak into the shared model
+    with pytest.raises(ValueError, match="precision"):
+        mlic.encode_image(im, 3, model, precision="fp8")
