@@ -38,7 +38,8 @@ def _trace(model, x):
         _, z_lik = model.entropy_bottleneck(z)
         z_sym = model.entropy_bottleneck.symbols(z)
         z_hat = model.entropy_bottleneck.dequantize(z_sym)
-        hyper = model.h_s(z_hat)
+        with mlicpp.symbol_path_threads(x.device):  # exactly what forward/compress/decompress do
+            hyper = model.h_s(z_hat)
         ys = y.split(32, 1)
         per = {}
 
@@ -49,7 +50,8 @@ def _trace(model, x):
             d["means"] = d["means"] + mask(means)
             return torch.round(mask(ys[i]) - mask(means)) + mask(means)
 
-        y_hat = model._run_slices(hyper, step)
+        with mlicpp.symbol_path_threads(x.device):
+            y_hat = model._run_slices(hyper, step)
         x_hat = model.g_s(y_hat)
         out = model(x)
     rec.update(y=y, z=z, z_symbols=z_sym, z_hat=z_hat, hyper_params=hyper, y_hat=y_hat, x_hat=x_hat,

@@ -115,16 +115,17 @@ def _vvc_decode(data, shape):
 
 
 CODECS: dict[str, Codec] = {
-    "jpeg": Codec("jpeg", "Pillow/libjpeg, quality q, 4:2:0, optimize=True", (10, 20, 30, 45, 60, 75, 85, 92),
+    "jpeg": Codec("jpeg", "Pillow/libjpeg, quality q, 4:2:0, optimize=True", (5, 10, 20, 30, 45, 60, 75, 85, 92),
                   _pil_encode("JPEG", quality=lambda q: int(q), subsampling="4:2:0", optimize=True), _pil_decode),
-    "webp": Codec("webp", "Pillow/libwebp, quality q, method 6 (lossy, 4:2:0 is the only lossy mode)", (5, 15, 30, 50, 70, 85, 95),
+    "webp": Codec("webp", "Pillow/libwebp, quality q, method 6 (lossy, 4:2:0 is the only lossy mode)", (0, 5, 15, 30, 50, 70, 85, 95),
                   _pil_encode("WEBP", quality=lambda q: int(q), method=6), _pil_decode),
-    "avif": Codec("avif", "Pillow/libavif (aom), quality q, 4:4:4, speed 6", (20, 35, 50, 60, 70, 80, 88),
+    "avif": Codec("avif", "Pillow/libavif (aom), quality q, 4:4:4, speed 6", (5, 12, 20, 35, 50, 60, 70, 80),
                   _pil_encode("AVIF", quality=lambda q: int(q), subsampling="4:4:4", speed=6), _pil_decode),
-    "heic": Codec("heic", "pillow-heif/x265 (HEVC intra in HEIF), quality q, 4:4:4", (20, 35, 50, 60, 70, 80, 88), _heic_encode, _heic_decode),
+    "heic": Codec("heic", "pillow-heif/x265 (HEVC intra in HEIF), quality q, 4:4:4", (5, 10, 20, 30, 40, 50, 60), _heic_encode, _heic_decode),
     "jxl": Codec("jxl", "imagecodecs/libjxl, distance d (Butteraugli), effort 7", (8.0, 5.0, 3.5, 2.5, 1.8, 1.2, 0.8), _jxl_encode, _jxl_decode),
-    "jpeg2000": Codec("jpeg2000", "Pillow/OpenJPEG, irreversible 9/7, one layer at compression ratio r", (200, 120, 80, 50, 32, 20, 12),
-                      _pil_encode("JPEG2000", quality_mode="rates", quality_layers=lambda r: [float(r)], irreversible=True), _pil_decode),
+    "jpeg2000": Codec("jpeg2000", "Pillow/OpenJPEG, irreversible 9/7 with the RGB→YCbCr transform (mct), one layer at compression ratio r",
+                      (200, 120, 80, 50, 32, 20, 12),
+                      _pil_encode("JPEG2000", quality_mode="rates", quality_layers=lambda r: [float(r)], irreversible=True, mct=1), _pil_decode),
     "vvc": Codec("vvc", "ffmpeg/libvvenc (VVC intra, one frame), QP q, 10-bit 4:2:0, BT.709 full range, QPA off, preset medium",
                  (42, 38, 35, 32, 29, 26, 23), _vvc_encode, _vvc_decode),
 }  # fmt: skip
