@@ -8,15 +8,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..layers.bounds import lower_bound
 from .quantization import add_uniform_noise
-from .tables import SymbolTables, quantize_pmf
+from .tables import SymbolTables, TableBuffers, quantize_pmf
 
 
-class EntropyBottleneck(nn.Module):
-    _table_freqs: torch.Tensor
-    _table_lengths: torch.Tensor
-    _table_offsets: torch.Tensor
-
+class EntropyBottleneck(TableBuffers, nn.Module):
     def __init__(self, channels: int, tail_mass: float = 1e-9, init_scale: float = 10.0, filters=(3, 3, 3, 3), likelihood_bound: float = 1e-9):
         super().__init__()
         self.channels = int(channels)
@@ -34,9 +31,7 @@ class EntropyBottleneck(nn.Module):
         self.quantiles = nn.Parameter(torch.tensor([-init_scale, 0.0, init_scale]).repeat(channels, 1, 1))
         target = float(np.log(2 / self.tail_mass - 1))
         self.register_buffer("target", torch.tensor([-target, 0.0, target]), persistent=False)
-        for name in ("_table_freqs", "_table_lengths", "_table_offsets"):
-            self.register_buffer(name, torch.zeros(0, dtype=torch.int32))
-        self._tables_cache: SymbolTables | None = None
+        self._init_table_buffers()
 
     # -- density -------------------------------------------------------------------------------
     def _logits_cumulative(self, inputs: torch.Tensor, stop_gradient: bool) -> torch.Tensor:
@@ -84,7 +79,8 @@ class EntropyBottleneck(nn.Module):
         else:
             values = torch.round(values - medians) + medians
         likelihood, _, _ = self._likelihood(values)
-        likelihood = torch.clamp_min(likelihood, self.likelihood_bound) if not torch.is_grad_enabled() else _bound(likelihood, self.likelihood_bound)
+        bound = likelihood.new_tensor([self.likelihood_bound])
+        likelihood = lower_bound(likelihood, bound) if torch.is_grad_enabled() else torch.max(likelihood, bound)
         shape = (c, b) + tuple(z.shape[2:])
         return values.reshape(shape).transpose(0, 1), likelihood.reshape(shape).transpose(0, 1)
 
@@ -92,7 +88,7 @@ class EntropyBottleneck(nn.Module):
     @torch.no_grad()
     def update(self, force: bool = False) -> bool:
         """Build the per-channel integer tables from the learned density. Returns True if rebuilt."""
-        if self._table_freqs.numel() > 0 and not force:
+        if self.has_tables() and not force:
             return False
         q = self.quantiles.detach().float().cpu()
         medians = q[:, 0, 1]
@@ -110,18 +106,7 @@ class EntropyBottleneck(nn.Module):
         self.set_tables(SymbolTables.from_list(tables, (-minima).numpy()))
         return True
 
-    def set_tables(self, tables: SymbolTables) -> None:
-        device = self.quantiles.device
-        freqs, lengths, offsets = (t.to(device) for t in tables.to_buffers())
-        self._table_freqs, self._table_lengths, self._table_offsets = freqs, lengths, offsets
-        self._tables_cache = tables
 
-    def tables(self) -> SymbolTables:
-        if self._table_freqs.numel() == 0:
-            raise RuntimeError("entropy tables are missing: call model.update() before compress/decompress")
-        if self._tables_cache is None:
-            self._tables_cache = SymbolTables.from_buffers(self._table_freqs, self._table_lengths, self._table_offsets)
-        return self._tables_cache
 
     def symbols(self, z: torch.Tensor) -> torch.Tensor:
         return torch.round(z - self.medians().view(1, -1, 1, 1)).int()
@@ -129,17 +114,4 @@ class EntropyBottleneck(nn.Module):
     def dequantize(self, symbols: torch.Tensor) -> torch.Tensor:
         return symbols.float() + self.medians().view(1, -1, 1, 1)
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        # Tables have data-dependent sizes: take the stored size before the copy.
-        for name in ("_table_freqs", "_table_lengths", "_table_offsets"):
-            key = prefix + name
-            if key in state_dict:
-                setattr(self, name, torch.empty_like(state_dict[key], device=self.quantiles.device))
-        self._tables_cache = None
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
-
-def _bound(x: torch.Tensor, bound: float) -> torch.Tensor:
-    from ..layers.bounds import lower_bound
-
-    return lower_bound(x, x.new_tensor([bound]))

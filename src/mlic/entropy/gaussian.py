@@ -7,7 +7,7 @@ from torch import nn
 
 from ..layers.bounds import lower_bound
 from .quantization import add_uniform_noise
-from .tables import SymbolTables, quantize_pmf
+from .tables import SymbolTables, TableBuffers, quantize_pmf
 
 SCALE_MIN, SCALE_MAX, SCALE_LEVELS = 0.11, 256.0, 64
 
@@ -20,7 +20,7 @@ def _std_cumulative(x):
     return 0.5 * torch.erfc(-(2**-0.5) * x)
 
 
-class GaussianConditional(nn.Module):
+class GaussianConditional(TableBuffers, nn.Module):
     """σ lower-bounded at 0.11, likelihoods floored at 1e-9, 64 log-spaced scales from 0.11 to 256.
 
     ``scale_table`` is a persistent buffer (stored with the weights) because the table index of a
@@ -36,9 +36,7 @@ class GaussianConditional(nn.Module):
         self.likelihood_bound = float(likelihood_bound)
         table = default_scale_table() if scale_table is None else torch.as_tensor(scale_table, dtype=torch.float32)
         self.register_buffer("scale_table", table.clone())
-        for name in ("_table_freqs", "_table_lengths", "_table_offsets"):
-            self.register_buffer(name, torch.zeros(0, dtype=torch.int32))
-        self._tables_cache: SymbolTables | None = None
+        self._init_table_buffers()
 
     def likelihood(self, values: torch.Tensor, scales: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
         # Likelihoods are always computed in float32, also under mixed-precision autocast.
@@ -66,7 +64,7 @@ class GaussianConditional(nn.Module):
 
     @torch.no_grad()
     def update(self, force: bool = False) -> bool:
-        if self._table_freqs.numel() > 0 and not force:
+        if self.has_tables() and not force:
             return False
         scales = self.scale_table.detach().cpu().double()
         multiplier = -_std_quantile(self.tail_mass / 2)
@@ -82,26 +80,8 @@ class GaussianConditional(nn.Module):
         self.set_tables(SymbolTables.from_list(tables, np.array(offsets)))
         return True
 
-    def set_tables(self, tables: SymbolTables) -> None:
-        device = self.scale_table.device
-        freqs, lengths, offsets = (t.to(device) for t in tables.to_buffers())
-        self._table_freqs, self._table_lengths, self._table_offsets = freqs, lengths, offsets
-        self._tables_cache = tables
 
-    def tables(self) -> SymbolTables:
-        if self._table_freqs.numel() == 0:
-            raise RuntimeError("entropy tables are missing: call model.update() before compress/decompress")
-        if self._tables_cache is None:
-            self._tables_cache = SymbolTables.from_buffers(self._table_freqs, self._table_lengths, self._table_offsets)
-        return self._tables_cache
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        for name in ("_table_freqs", "_table_lengths", "_table_offsets"):
-            key = prefix + name
-            if key in state_dict:
-                setattr(self, name, torch.empty_like(state_dict[key], device=self.scale_table.device))
-        self._tables_cache = None
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
 def _std_quantile(q: float) -> float:

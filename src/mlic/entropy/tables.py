@@ -72,3 +72,46 @@ class SymbolTables:
 
     def table(self, j: int) -> np.ndarray:
         return self.freqs[j, : self.lengths[j]]
+
+
+_BUFFERS = ("_table_freqs", "_table_lengths", "_table_offsets")
+
+
+class TableBuffers:
+    """Mixin for an ``nn.Module`` entropy model: integer tables stored as (resizable) buffers.
+
+    Buffers make the tables travel with the weights (state dict, safetensors), so encoder and decoder
+    never rebuild them independently.
+    """
+
+    _table_freqs: torch.Tensor
+    _table_lengths: torch.Tensor
+    _table_offsets: torch.Tensor
+
+    def _init_table_buffers(self) -> None:
+        for name in _BUFFERS:
+            self.register_buffer(name, torch.zeros(0, dtype=torch.int32))  # type: ignore[attr-defined]
+        self._tables_cache: SymbolTables | None = None
+
+    def has_tables(self) -> bool:
+        return self._table_freqs.numel() > 0
+
+    def set_tables(self, tables: SymbolTables) -> None:
+        device = self._table_freqs.device
+        self._table_freqs, self._table_lengths, self._table_offsets = (t.to(device) for t in tables.to_buffers())
+        self._tables_cache = tables
+
+    def tables(self) -> SymbolTables:
+        if not self.has_tables():
+            raise RuntimeError("entropy tables are missing: call model.update() before compress/decompress")
+        if self._tables_cache is None:
+            self._tables_cache = SymbolTables.from_buffers(self._table_freqs, self._table_lengths, self._table_offsets)
+        return self._tables_cache
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Table sizes depend on the data: take the stored size before the copy.
+        for name in _BUFFERS:
+            if prefix + name in state_dict:
+                setattr(self, name, torch.empty_like(state_dict[prefix + name], device=self._table_freqs.device))
+        self._tables_cache = None
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)  # type: ignore[misc]

@@ -109,12 +109,16 @@ def evaluate(dataset, output, codecs=ALL_CODECS, qualities: dict | None = None, 
         descriptions[name] = codec.settings
         qs = tuple(qualities.get(name, codec.qualities))
         for p in images:
-            keys = [f"{name}|{codec.settings}|{q}|{hashes[p]}" for q in qs]
-            cached = [cache.get(k) for k in keys]
-            if all(c is not None for c in cached):
-                rows += [dict(c, image=str(p)) for c in cached]
-            else:
-                tasks.append(((name, str(p), qs), keys))
+            missing = []
+            for q in qs:
+                key = f"{name}|{codec.settings}|{q}|{hashes[p]}"
+                hit = cache.get(key)
+                if hit is not None:
+                    rows.append(dict(hit, image=str(p)))
+                else:
+                    missing.append((q, key))
+            if missing:  # only the qualities not in the cache
+                tasks.append(((name, str(p), tuple(q for q, _ in missing)), [k for _, k in missing]))
     bar = tqdm(total=len(tasks), desc="classical codecs", disable=not progress or not tasks, dynamic_ncols=True)
     if workers > 1 and tasks:
         with ProcessPoolExecutor(workers) as pool:
