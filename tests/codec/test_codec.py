@@ -211,3 +211,16 @@ def test_bf16_transforms_keep_files_compatible(model):
     assert model.transform_precision == "fp32"  # the option does not leak into the shared model
     with pytest.raises(ValueError, match="precision"):
         mlic.encode_image(im, 3, model, precision="fp8")
+
+
+def test_extreme_aspect_and_huge_icc(model):
+    im = Image.fromarray(np.tile(np.arange(256, dtype=np.uint8), 256)[:65535].reshape(1, 65535), "L")
+    data = mlic.encode_image(im, 2, model, tile_size=16384)
+    out = mlic.decode_image(data, model)
+    assert out.size == (65535, 1) and out.mode == "L"
+    assert mlic.read_info(data)["tiles"] == 4
+    icc = bytes(range(256)) * 4096  # 1 MiB profile
+    rgb = _image(30, 20)
+    rgb.info["icc_profile"] = icc
+    out = mlic.decode_image(mlic.encode_image(rgb, 2, model), model)
+    assert out.info["icc_profile"] == icc
