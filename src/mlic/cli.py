@@ -5,7 +5,9 @@ import argparse
 import io
 import json
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
 import warnings
@@ -335,8 +337,16 @@ def cmd_bench(args) -> int:
 COMMANDS = {"eval": cmd_eval, "bdrate": cmd_bdrate, "plot": cmd_plot, "bench": cmd_bench, "encode": cmd_encode, "decode": cmd_decode, "info": cmd_info, "models": cmd_models, "demo": cmd_demo}
 
 
+def _terminate_as_interrupt(signum, frame):
+    # SIGTERM (kill, timeouts, service managers) takes the same clean path as Ctrl-C: temporary
+    # outputs are removed and nothing partial is left behind.
+    raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     if argv[:1] == ["train"]:
         from .train.loop import main as train_main
 

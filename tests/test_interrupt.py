@@ -1,0 +1,35 @@
+"""Killing mlic encode/decode leaves no output, or the previous output untouched, and no temp files."""
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    d = tmp_path_factory.mktemp("big")
+    low = np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    Image.fromarray(low).resize((1536, 1536), Image.BICUBIC).save(d / "big.png")
+    return d / "big.png"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("delay", [0.2, 1.5, 3.0])
+def test_interrupted_encode_leaves_previous_output(tmp_path, big, sig, delay):
+    out = tmp_path / "out.mlic"
+    out.write_bytes(b"previous output")
+    proc = subprocess.Popen([sys.executable, "-m", "mlic", "encode", str(big), "-o", str(out), "--force"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    time.sleep(delay)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:  # finished before the signal: then the output is complete
+        assert out.read_bytes()[:5] == b"\x89MLIC"
+    else:
+        assert proc.returncode in (130, -sig), err
+        assert out.read_bytes() == b"previous output"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mlic"], "temporary files left behind"
