@@ -127,5 +127,5 @@ CODECS: dict[str, Codec] = {
                       (200, 120, 80, 50, 32, 20, 12),
                       _pil_encode("JPEG2000", quality_mode="rates", quality_layers=lambda r: [float(r)], irreversible=True, mct=1), _pil_decode),
     "vvc": Codec("vvc", "ffmpeg/libvvenc (VVC intra, one frame), QP q, 10-bit 4:2:0, BT.709 full range, QPA off, preset medium",
-                 (42, 38, 35, 32, 29, 26, 23), _vvc_encode, _vvc_decode),
+                 (50, 46, 42, 38, 35, 32, 29, 26), _vvc_encode, _vvc_decode),
 }  # fmt: skip
