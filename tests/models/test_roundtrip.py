@@ -81,3 +81,9 @@ def test_training_forward_uses_noise_for_likelihoods_and_rounding_for_reconstruc
     finally:
         model.zero_grad(set_to_none=True)
         model.eval()
+
+
+def test_registered_random_models_are_identical_across_loads():
+    from mlic.models import load_model, model_fingerprint
+
+    assert model_fingerprint(load_model("mlicpp-tiny")) == model_fingerprint(load_model("mlicpp-tiny"))

@@ -70,7 +70,10 @@ def load_model(name_or_path: str | os.PathLike | None = None, device="cpu") -> M
     if name in _REGISTRY:
         spec = _REGISTRY[name]
         if spec.weights is None:
-            model = MLICPlusPlus(spec.config)
+            # Seeded, so a random-init model is the same model in every process (same identity hash).
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
+                model = MLICPlusPlus(spec.config)
             model.name = spec.name
             model.update(force=True)
             return model.to(device).eval()
