@@ -12,6 +12,7 @@ import constriction
 import numpy as np
 
 from .tables import SymbolTables
+
 MAX_ESCAPE_BITS = 23  # constriction's uniform model needs size < 2**24
 _UNIFORM = constriction.stream.model.Uniform()
 _BITS_MODEL = constriction.stream.model.Uniform(MAX_ESCAPE_BITS + 1)

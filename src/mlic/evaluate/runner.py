@@ -144,8 +144,9 @@ def evaluate(dataset, output, codecs=ALL_CODECS, qualities: dict | None = None, 
                 if row is None:
                     if rgb is None:
                         rgb = _load_rgb(p)
-                    from PIL import Image
                     import time
+
+                    from PIL import Image
 
                     t0 = time.perf_counter()
                     data = encode_image(Image.fromarray(rgb), q, net, device=device)

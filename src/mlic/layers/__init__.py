@@ -1,4 +1,5 @@
 """Building blocks with no knowledge of MLIC++ itself."""
+from .attention import LinearGlobalInterContext, LinearGlobalIntraContext, LocalContext
 from .blocks import (
     ResidualBlock,
     ResidualBlockUpsample,
@@ -18,7 +19,6 @@ from .checkerboard import (
     unsqueeze_nonanchor,
 )
 from .gdn import GDN
-from .attention import LinearGlobalInterContext, LinearGlobalIntraContext, LocalContext
 
 __all__ = [
     "GDN", "LinearGlobalInterContext", "LinearGlobalIntraContext", "LocalContext", "LowerBound", "NonNegativeParametrizer",

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import DesyncError
 from ..entropy import EntropyBottleneck, GaussianConditional, StreamDecoder, StreamEncoder, ste_round
+from ..errors import DesyncError
 from ..layers import (
     LinearGlobalInterContext,
     LinearGlobalIntraContext,

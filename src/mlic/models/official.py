@@ -12,12 +12,9 @@ from typing import Any, Mapping
 
 import torch
 
+from ..errors import CheckpointError  # noqa: E402  (re-exported)
 from .config import MLICConfig
 from .mlicpp import MLICPlusPlus
-
-
-from ..errors import CheckpointError  # noqa: E402  (re-exported)
-
 
 _PER_SLICE = {
     "local_context": "local_context",

@@ -17,7 +17,6 @@ from safetensors import safe_open
 from safetensors.torch import save
 
 from .._io import atomic_write_bytes
-
 from .config import MLICConfig
 from .mlicpp import MLICPlusPlus
 

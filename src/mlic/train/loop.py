@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import math
 import os
 import random
-import tempfile
 import time
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from .._io import atomic_write_bytes
 from ..models import RATE_LAMBDAS, MLICConfig, MLICPlusPlus
 from ..models.registry import _REGISTRY, load_weights, save_weights
 from .data import CropDataset, EvalDataset, StepBatchSampler
@@ -70,14 +71,9 @@ def _config(name: str) -> MLICConfig:
 
 
 def _atomic_torch_save(obj, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(path, buf.getvalue(), force=True)
 
 
 def lr_factor(progress: float, step: int, warmup: int, milestones) -> float:
