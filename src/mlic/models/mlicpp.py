@@ -16,6 +16,7 @@ construction, and ``decompress(compress(x))`` equals the eval-mode forward bit f
 from __future__ import annotations
 
 import contextlib
+import math
 import zlib
 from typing import Callable
 
@@ -199,7 +200,10 @@ class MLICPlusPlus(nn.Module):
             # Variable rate: one learned per-channel gain (and inverse gain) per quality level, applied
             # to y before quantization and undone before g_s. Initialised so that a lower quality
             # means a coarser effective quantization step, as λ^-1/2 suggests.
-            lambdas = torch.tensor(RATE_LAMBDAS[: config.num_rates] if config.num_rates <= len(RATE_LAMBDAS) else torch.logspace(-3, -1, config.num_rates).tolist())
+            if config.num_rates == len(RATE_LAMBDAS):
+                lambdas = torch.tensor(RATE_LAMBDAS)
+            else:  # another number of levels: spread them geometrically over the official range
+                lambdas = torch.logspace(math.log10(RATE_LAMBDAS[0]), math.log10(RATE_LAMBDAS[-1]), config.num_rates)
             init = (lambdas / lambdas.max()).sqrt().log().view(-1, 1).expand(-1, M).clone()
             self.log_gain = nn.Parameter(init)
             self.log_inv_gain = nn.Parameter(-init.clone())
