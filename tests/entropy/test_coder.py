@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from mlic.entropy import DecodeError, EntropyBottleneck, GaussianConditional, StreamDecoder, StreamEncoder, SymbolTables, quantize_pmf
+from mlic.entropy import (
+    DecodeError,
+    EntropyBottleneck,
+    GaussianConditional,
+    StreamDecoder,
+    StreamEncoder,
+    SymbolTables,
+    quantize_pmf,
+)
 
 
 def _tables():

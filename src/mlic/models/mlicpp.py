@@ -43,6 +43,7 @@ from ..layers import (
     unsqueeze_anchor,
     unsqueeze_nonanchor,
 )
+from ..layers.strips import run_in_strips
 from .config import MLICConfig
 
 ANCHOR, NONANCHOR = "anchor", "nonanchor"
@@ -83,6 +84,8 @@ RATE_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483)
 
 #: Spatial size of the model's input must be a multiple of this.
 STRIDE = 64
+#: Downsampling factor of g_a (pixels per latent row/column).
+STRIDE_Y = 16
 
 
 def analysis_transform(N: int, M: int) -> nn.Sequential:
@@ -242,11 +245,24 @@ class MLICPlusPlus(nn.Module):
     #: and vice versa; it only changes which (valid) latents the encoder picks and the last bits of x̂.
     transform_precision: str = "fp32"
 
+    #: Eval-mode strip processing of the transforms (bounded memory on large inputs): strip height and
+    #: halo, in input rows. The halos exceed the receptive fields (g_a ≈ ±60 px, g_s ≈ ±6 latent rows).
+    g_a_strips: tuple[int, int] = (512, 128)
+    g_s_strips: tuple[int, int] = (32, 8)
+
     def _transform(self, net: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        if self.transform_precision == "bf16" and not self.training:
+        if self.training:
+            return net(x)
+        strip, halo = self.g_a_strips if net is self.g_a else self.g_s_strips
+        ratio = 1 / STRIDE_Y if net is self.g_a else STRIDE_Y
+
+        def run(t):
+            return run_in_strips(net, t, strip, halo, ratio)
+
+        if self.transform_precision == "bf16":
             with torch.autocast(x.device.type, dtype=torch.bfloat16):
-                return net(x).float()
-        return net(x)
+                return run(x).float()
+        return run(x)
 
     def _analysis(self, x, quality):
         y = self._transform(self.g_a, x)
