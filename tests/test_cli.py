@@ -76,3 +76,10 @@ def test_stdin_stdout_and_exit_codes(images, weights):
     bad = subprocess.run([sys.executable, "-m", "mlic", "decode", "-", "-o", "-"], input=b"junk", capture_output=True)
     assert bad.returncode == 1 and bad.stderr.decode().startswith("mlic: error:") and "Traceback" not in bad.stderr.decode()
     assert len(bad.stderr.decode().strip().splitlines()) == 1
+
+
+def test_readme_main_command_demo(capsys):
+    """The README's first command: encode and decode the bundled sample with the shipped model."""
+    assert main(["demo", "-q", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "bpp" in out and "PSNR" in out and "mlicpp-small" in out
