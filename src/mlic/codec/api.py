@@ -10,7 +10,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from ..errors import FormatError, InvalidImageError, MlicError, ModelMismatchError, ModelNotFoundError
+from ..errors import FormatError, MlicError, ModelMismatchError, ModelNotFoundError
 from ..models import DEFAULT_MODEL, MLICPlusPlus, load_model, model_fingerprint
 from . import container as fmt
 from .image import MlicWarning, build_output, decode_alpha, encode_alpha, pad_to_multiple, prepare, to_tensor, to_uint8
@@ -183,9 +183,9 @@ def _decode(net: MLICPlusPlus, c: fmt.Container):
 def read_info(data_or_path, *, max_pixels: int = fmt.DEFAULT_MAX_PIXELS) -> dict:
     """Header, model identity, dimensions, bpp and the chunk table of an ``.mlic`` file (no decoding)."""
     data = _read_bytes(data_or_path)
-    header, pos = fmt.parse_header(data, max_pixels)
-    chunks = [{"type": kind.decode("ascii", "replace"), "offset": off, "length": len(payload)} for kind, payload, off in fmt.iter_chunks(data, pos)]
-    c = fmt.parse(data, max_pixels)  # full structural validation
+    c = fmt.parse(data, max_pixels)  # full structural validation, one pass
+    header = c.header
+    chunks = [{"type": kind.decode("ascii", "replace"), "offset": off, "length": n} for kind, off, n in c.chunk_table]
     return {
         "format_version": f"{fmt.VERSION_MAJOR}.{fmt.VERSION_MINOR}",
         "model": header.model_name,
@@ -206,4 +206,4 @@ def read_info(data_or_path, *, max_pixels: int = fmt.DEFAULT_MAX_PIXELS) -> dict
     }
 
 
-__all__ = ["decode_image", "encode_image", "get_model", "read_info", "InvalidImageError"]
+__all__ = ["decode_image", "encode_image", "get_model", "read_info"]

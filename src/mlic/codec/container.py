@@ -152,6 +152,7 @@ class Container:
     header: Header
     tiles: list[Tile] = field(default_factory=list)
     alpha: bytes | None = None  # PNG-compressed alpha plane (lossless)
+    chunk_table: list[tuple[bytes, int, int]] = field(default_factory=list)  # (type, offset, length) as read
 
     def to_bytes(self) -> bytes:
         head = bytes([VERSION_MAJOR, VERSION_MINOR]) + struct.pack(">I", len(hb := self.header.pack())) + hb
@@ -220,6 +221,7 @@ def parse(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Container:
     header, pos = parse_header(data, max_pixels)
     container = Container(header)
     for kind, payload, offset in iter_chunks(data, pos):
+        container.chunk_table.append((kind, offset, len(payload)))
         if kind == b"TILE":
             tile = Tile.unpack(payload)
             if tile.index != len(container.tiles) or tile.index >= header.num_tiles:

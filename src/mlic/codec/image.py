@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..errors import InvalidImageError, LimitExceededError
+from ..errors import FormatError, InvalidImageError, LimitExceededError
 from ..models import STRIDE
 
 
@@ -162,8 +162,6 @@ def encode_alpha(alpha: np.ndarray) -> bytes:
 
 
 def decode_alpha(data: bytes, width: int, height: int) -> np.ndarray:
-    from ..errors import FormatError
-
     try:
         with Image.open(io.BytesIO(data)) as im:
             if im.format != "PNG" or im.size != (width, height) or im.mode not in ("L",):

@@ -10,17 +10,21 @@ import csv
 import hashlib
 import json
 import math
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from tqdm import tqdm
 
 from ..train.data import list_images
 from .metrics import ms_ssim
 
 ALL_CODECS = ("mlic", "jpeg", "webp", "avif", "heic", "jxl", "jpeg2000", "vvc")
+#: Anchors of the BD-rate table, strongest first.
+ANCHORS = ("vvc", "heic", "avif", "webp", "jpeg")
 
 
 def _metrics(ref: np.ndarray, out: np.ndarray) -> dict:
@@ -144,10 +148,6 @@ def evaluate(dataset, output, codecs=ALL_CODECS, qualities: dict | None = None, 
                 if row is None:
                     if rgb is None:
                         rgb = _load_rgb(p)
-                    import time
-
-                    from PIL import Image
-
                     t0 = time.perf_counter()
                     data = encode_image(Image.fromarray(rgb), q, net, device=device)
                     t1 = time.perf_counter()
@@ -192,7 +192,7 @@ def _write(output: Path, rows: list[dict], descriptions: dict, images) -> dict:
     return {"curves": curves, "summary": summary}
 
 
-def bd_table(curves: dict, anchors=("vvc", "heic", "avif", "webp", "jpeg")) -> dict:
+def bd_table(curves: dict, anchors=ANCHORS) -> dict:
     from .bdrate import bd_metrics
 
     table = {}
@@ -207,7 +207,8 @@ def bd_table(curves: dict, anchors=("vvc", "heic", "avif", "webp", "jpeg")) -> d
 
 
 def format_bd_table(table: dict) -> str:
-    anchors = sorted({a for row in table.values() for a in row}, key=lambda a: ("vvc", "heic", "avif", "webp", "jpeg").index(a) if a in ("vvc", "heic", "avif", "webp", "jpeg") else 99)
+    present = {a for row in table.values() for a in row}
+    anchors = [a for a in ANCHORS if a in present]
     lines = ["BD-rate (%, PSNR-RGB, Akima) of each codec against each anchor; negative = fewer bits", f"{'codec':10s}" + "".join(f"{a:>10s}" for a in anchors)]
     for test, row in table.items():
         cells = []
