@@ -224,3 +224,22 @@ def test_extreme_aspect_and_huge_icc(model):
     rgb.info["icc_profile"] = icc
     out = mlic.decode_image(mlic.encode_image(rgb, 2, model), model)
     assert out.info["icc_profile"] == icc
+
+
+def test_format_1_0_files_still_decode():
+    """A file written by mlic with format 1.0 (one checksum per slice, the "ceil" index rule)."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    data_dir = Path(__file__).parents[1] / "data"
+    data = (data_dir / "flower-crop-v1.0.mlic").read_bytes()
+    assert mlic.read_info(data)["format_version"] == "1.0"
+    decoded = np.asarray(mlic.decode_image(data), dtype=int)
+    reference = np.asarray(Image.open(data_dir / "flower-crop-v1.0.decoded.png"), dtype=int)
+    assert np.abs(decoded - reference).max() <= 1  # g_s is multi-threaded: a rare pixel may move one level
+
+
+def test_files_are_written_in_format_1_1(model):
+    data = mlic.encode_image(_image(64, 64), 3, model)
+    assert mlic.read_info(data)["format_version"] == "1.1"

@@ -170,7 +170,8 @@ def _decode(net: MLICPlusPlus, c: fmt.Container):
     for tile in c.tiles:
         left, top, right, bottom = h.tile_box(tile.index)
         try:
-            dec = net.decompress([[tile.y_string], [tile.z_string]], tile.z_shape, h.quality, checksums=[tile.checksums])
+            dec = net.decompress([[tile.y_string], [tile.z_string]], tile.z_shape, h.quality, checksums=[tile.checksums],
+                                 index_rule=c.index_rule)  # fmt: skip
         except MlicError:
             raise
         except (ValueError, RuntimeError) as exc:
@@ -187,7 +188,7 @@ def read_info(data_or_path, *, max_pixels: int = fmt.DEFAULT_MAX_PIXELS) -> dict
     header = c.header
     chunks = [{"type": kind.decode("ascii", "replace"), "offset": off, "length": n} for kind, off, n in c.chunk_table]
     return {
-        "format_version": f"{fmt.VERSION_MAJOR}.{fmt.VERSION_MINOR}",
+        "format_version": "{}.{}".format(*c.version),
         "model": header.model_name,
         "model_id": header.model_id.hex(),
         "quality": header.quality,

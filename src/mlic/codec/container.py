@@ -1,4 +1,4 @@
-"""The ``.mlic`` container: header, length-prefixed chunks with CRC32, per-slice symbol checksums.
+"""The ``.mlic`` container: header, length-prefixed chunks with CRC32, per-half symbol checksums.
 
 See docs/format.md for the byte layout. Readers validate every length against the bytes actually
 present before using it, so a hostile file cannot make the reader allocate or loop beyond its size.
@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from ..errors import FormatError, LimitExceededError, UnsupportedVersionError
 
 MAGIC = b"\x89MLIC\r\n\x1a"  # PNG-style: catches text-mode mangling and non-mlic files
-VERSION_MAJOR, VERSION_MINOR = 1, 0
+# 1.1: one symbol CRC per checkerboard half (decoders reconcile uncertain table indexes) and the
+# "nearest" σ→index rule. 1.0 (still read): one CRC per slice and the "ceil" rule.
+VERSION_MAJOR, VERSION_MINOR = 1, 1
 MODES = ("L", "LA", "RGB", "RGBA")
 PAD_MODES = ("replicate", "reflect", "constant")
 MAX_HEADER_BYTES = 1 << 24
@@ -153,6 +155,15 @@ class Container:
     tiles: list[Tile] = field(default_factory=list)
     alpha: bytes | None = None  # PNG-compressed alpha plane (lossless)
     chunk_table: list[tuple[bytes, int, int]] = field(default_factory=list)  # (type, offset, length) as read
+    version: tuple[int, int] = (VERSION_MAJOR, VERSION_MINOR)  # as read; files are always written in the current one
+
+    @property
+    def checksums_per_tile(self) -> int:
+        return self.header.num_slices * (1 if self.version < (1, 1) else 2)
+
+    @property
+    def index_rule(self) -> str:
+        return "ceil" if self.version < (1, 1) else "nearest"
 
     def to_bytes(self) -> bytes:
         head = bytes([VERSION_MAJOR, VERSION_MINOR]) + struct.pack(">I", len(hb := self.header.pack())) + hb
@@ -171,6 +182,11 @@ def _chunk(kind: bytes, payload: bytes) -> bytes:
 
 def parse_header(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Header, int]:
     """Validate magic, version and header CRC; returns the header and the offset of the first chunk."""
+    header, pos, _ = _parse_header(data, max_pixels)
+    return header, pos
+
+
+def _parse_header(data: bytes, max_pixels: int) -> tuple[Header, int, tuple[int, int]]:
     if len(data) < len(MAGIC) + 10:
         raise FormatError("file too short to be an .mlic file" if data[: len(MAGIC)] == MAGIC[: len(data)] else "not an .mlic file (wrong magic bytes)")
     if data[: len(MAGIC)] != MAGIC:
@@ -188,7 +204,7 @@ def parse_header(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Hea
     (crc,) = struct.unpack_from(">I", data, pos + 6 + hlen)
     if zlib.crc32(head) != crc:
         raise FormatError("header CRC mismatch (corrupt file)")
-    return Header.unpack(head[6:], max_pixels), pos + 6 + hlen + 4
+    return Header.unpack(head[6:], max_pixels), pos + 6 + hlen + 4, (major, minor)
 
 
 def iter_chunks(data: bytes, pos: int):
@@ -218,8 +234,8 @@ def _name(kind: bytes) -> str:
 
 
 def parse(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Container:
-    header, pos = parse_header(data, max_pixels)
-    container = Container(header)
+    header, pos, version = _parse_header(data, max_pixels)
+    container = Container(header, version=version)
     for kind, payload, offset in iter_chunks(data, pos):
         container.chunk_table.append((kind, offset, len(payload)))
         if kind == b"TILE":
@@ -228,8 +244,8 @@ def parse(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Container:
                 raise FormatError(f"tile chunk at byte {offset} has index {tile.index}, expected {len(container.tiles)}")
             if tile.z_shape != header.z_shape(tile.index):
                 raise FormatError(f"tile {tile.index} declares latent shape {tile.z_shape}, expected {header.z_shape(tile.index)}")
-            if len(tile.checksums) != header.num_slices:
-                raise FormatError(f"tile {tile.index} carries {len(tile.checksums)} slice checksums, expected {header.num_slices}")
+            if len(tile.checksums) != container.checksums_per_tile:
+                raise FormatError(f"tile {tile.index} carries {len(tile.checksums)} symbol checksums, expected {container.checksums_per_tile}")
             container.tiles.append(tile)
         elif kind == b"ALPH":
             if not header.has_alpha or container.alpha is not None:

@@ -131,5 +131,12 @@ class StreamDecoder:
             raise DecodeError(f"entropy decoding failed: {exc}") from exc
         return out + tables.offsets[indexes]
 
+    def checkpoint(self):
+        """The decoder's state now; :meth:`restore` returns to it (lets a chunk be decoded again)."""
+        return self._coder.clone()
+
+    def restore(self, checkpoint) -> None:
+        self._coder = checkpoint.clone()
+
     def exhausted(self) -> bool:
         return bool(self._coder.is_empty())

@@ -56,11 +56,47 @@ class GaussianConditional(TableBuffers, nn.Module):
         values = add_uniform_noise(y) if training else torch.round(y - means) + means
         return values, self.likelihood(values, scales, means)
 
-    def build_indexes(self, scales: torch.Tensor) -> torch.Tensor:
-        """Table index per σ: the first table scale ≥ max(σ, bound) (σ rounded *up*), else the last."""
+    def build_indexes(self, scales: torch.Tensor, rule: str = "ceil") -> torch.Tensor:
+        """Table index per σ.
+
+        ``"ceil"`` (CompressAI's and the official code's rule, format 1.0): the first table scale
+        ≥ max(σ, bound), else the last. Its lowest decision boundary sits exactly at the σ bound, where
+        trained models pile up thousands of σ (training pushes them onto the bound), so the index of
+        those σ depends on their last bits: a different machine's rounding flips them.
+        ``"nearest"`` (format 1.1): the nearest table scale in log space. Decision boundaries are the
+        geometric midpoints of neighbouring table scales, the bound is the centre of bin 0, and no
+        pile-up sits on a boundary.
+        """
+        if rule == "nearest":
+            return torch.searchsorted(self._midpoints(scales.device), scales.contiguous()).int()
+        if rule != "ceil":
+            raise ValueError(f"unknown index rule {rule!r}")
         s = torch.clamp_min(scales, self.scale_bound).contiguous()
         table = self.scale_table.to(s.device)
         return torch.searchsorted(table, s).clamp_max_(len(table) - 1).int()
+
+    def _midpoints(self, device) -> torch.Tensor:
+        t = self.scale_table.detach().double()
+        return (t[:-1] * t[1:]).sqrt().float().to(device)
+
+    def index_alternatives(self, scales: torch.Tensor, indexes: np.ndarray, rule: str = "ceil") -> tuple[np.ndarray, np.ndarray]:
+        """For each σ: its distance to the nearest decision boundary (|Δ ln σ|) and the index on the
+        other side of that boundary. Lets a decoder whose arithmetic differs in the last bits from the
+        encoder's find the few σ whose index it may have decided differently."""
+        s = scales.detach().double().cpu().reshape(-1).numpy()
+        idx = np.asarray(indexes, dtype=np.int64).reshape(-1)
+        t = self.scale_table.detach().double().cpu().numpy()
+        bounds = np.sqrt(t[:-1] * t[1:]) if rule == "nearest" else t[:-1]  # boundary j separates j and j+1
+        if rule == "ceil":
+            s = np.maximum(s, self.scale_bound)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ls = np.log(s)
+            below = np.where(idx > 0, np.abs(ls - np.log(bounds[np.clip(idx - 1, 0, len(bounds) - 1)])), np.inf)
+            above = np.where(idx < len(bounds), np.abs(np.log(bounds[np.clip(idx, 0, len(bounds) - 1)]) - ls), np.inf)
+        margin = np.minimum(below, above)
+        margin = np.where(np.isnan(margin), np.inf, margin)
+        alt = np.where(below <= above, idx - 1, idx + 1)
+        return margin, alt
 
     @torch.no_grad()
     def update(self, force: bool = False) -> bool:

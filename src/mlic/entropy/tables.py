@@ -70,6 +70,11 @@ class SymbolTables:
     def __len__(self) -> int:
         return len(self.lengths)
 
+    def __getstate__(self) -> dict:
+        # The coder caches constriction models on the instance; they cannot be copied or pickled and
+        # are rebuilt on demand, so copies (deepcopy of a model, DDP spawn) leave them out.
+        return {k: v for k, v in self.__dict__.items() if k != "_constriction_models"}
+
     def table(self, j: int) -> np.ndarray:
         return self.freqs[j, : self.lengths[j]]
 

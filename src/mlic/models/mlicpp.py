@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import zlib
 from typing import Callable
 
 import numpy as np
@@ -25,6 +24,7 @@ import torch
 from torch import nn
 
 from ..entropy import EntropyBottleneck, GaussianConditional, StreamDecoder, StreamEncoder, ste_round
+from ..entropy.reconcile import reconcile, symbol_checksum
 from ..errors import DesyncError
 from ..layers import (
     LinearGlobalInterContext,
@@ -64,10 +64,22 @@ def symbol_path_threads(device: torch.device):
     PyTorch's CPU convolutions split their reductions by thread count, so the same input gives results
     that differ in the last bits between 1, 2 or 16 threads — enough to flip a rounding or a table index
     and desynchronize the decoder (we measured exactly that: a file encoded with one thread failed its
-    checksum when decoded with two). With the same fixed count on both sides the symbols no longer
-    depend on the cores or threads of either machine. Two threads rather than one: on this project's
+    checksum when decoded with two). With the same fixed count on both sides, a file decodes on the
+    machine that made it (whatever its cores or ``--threads``) with no reconciliation at all. Another
+    CPU or a GPU still rounds differently in the last bits; index reconciliation
+    (:mod:`mlic.entropy.reconcile`) absorbs that. Two threads rather than one: on this project's
     2-core machines the pinning then costs nothing (one thread cost +30 % on the official model).
     """
+    if device.type == "cuda":
+        # TF32 (on by default for cuDNN convolutions) rounds inputs to 10 mantissa bits: σ would differ
+        # from a CPU's by ~1e-3, far beyond what index reconciliation tolerates. Plain fp32 there.
+        saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+        try:
+            yield
+        finally:
+            torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+        return
     if device.type != "cpu":
         yield
         return
@@ -77,6 +89,11 @@ def symbol_path_threads(device: torch.device):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+#: How a predicted σ becomes a table index when coding (see ``GaussianConditional.build_indexes``):
+#: "nearest" since format 1.1; format 1.0 files used "ceil".
+INDEX_RULE = "nearest"
 
 
 #: The six official MSE rate points (qualities 1..6), λ of ``λ·255²·MSE + bpp``.
@@ -301,7 +318,7 @@ class MLICPlusPlus(nn.Module):
         return torch.cat(decoded, 1)
 
     def _hyper(self, z_hat: torch.Tensor) -> torch.Tensor:
-        return self.h_s(z_hat)
+        return self.h_s(z_hat.to(self.h_s[0].weight.dtype))  # z symbols arrive as float32
 
     @staticmethod
     def _check_size(x: torch.Tensor) -> None:
@@ -378,17 +395,18 @@ class MLICPlusPlus(nn.Module):
         gc = self.gaussian_conditional
         tables = gc.tables()
         encoders = [StreamEncoder() for _ in range(batch)]
-        checksums = [[0] * self.config.num_slices for _ in range(batch)]
+        # One CRC per checkerboard half: [slice 0 anchors, slice 0 non-anchors, slice 1 anchors, …].
+        checksums = [[0] * (2 * self.config.num_slices) for _ in range(batch)]
 
         def step(i, half, scales, means):
             y_sq, means_sq = _SQUEEZE[half](y_slices[i]), _SQUEEZE[half](means)
             symbols = torch.round(y_sq - means_sq)
-            indexes = gc.build_indexes(_SQUEEZE[half](scales))
+            indexes = gc.build_indexes(_SQUEEZE[half](scales), INDEX_RULE)
             sym_np = symbols.to(torch.int64).cpu().numpy()
             idx_np = indexes.cpu().numpy()
             for b, enc in enumerate(encoders):
                 enc.encode(sym_np[b], idx_np[b], tables)
-                checksums[b][i] = _symbol_checksum(sym_np[b], idx_np[b], checksums[b][i])
+                checksums[b][2 * i + (half == NONANCHOR)] = symbol_checksum(sym_np[b], idx_np[b])
             return _UNSQUEEZE[half](symbols + means_sq)
 
         with symbol_path_threads(x.device):
@@ -397,11 +415,17 @@ class MLICPlusPlus(nn.Module):
         return {"strings": [y_strings, z_strings], "shape": tuple(z.shape[-2:]), "y_hat": y_hat, "checksums": checksums}
 
     @torch.no_grad()
-    def decompress(self, strings, shape, quality=None, checksums=None) -> dict:
-        """Inverse of :meth:`compress`. Returns ``{"x_hat"}`` (not clamped, like the official model).
+    def decompress(self, strings, shape, quality=None, checksums=None, index_rule: str = INDEX_RULE) -> dict:
+        """Inverse of :meth:`compress`. Returns ``{"x_hat", "y_hat", "reconciled"}`` (x̂ not clamped, like
+        the official model).
 
-        With ``checksums`` (from :meth:`compress`), each slice is verified as soon as it is decoded and
-        a :class:`~mlic.errors.DesyncError` is raised instead of silently producing garbage.
+        With ``checksums`` (from :meth:`compress`: one per checkerboard half), each half is verified as
+        soon as it is decoded; a half whose table indexes this machine's arithmetic decided differently
+        from the encoder's is re-decoded with the few uncertain indexes flipped
+        (:mod:`mlic.entropy.reconcile`; ``reconciled`` counts such halves), and anything else raises
+        :class:`~mlic.errors.DesyncError` instead of silently producing garbage. Format-1.0 callers pass
+        one checksum per slice (verified at the end of each slice, no reconciliation) and
+        ``index_rule="ceil"``.
         """
         y_strings, z_strings = strings
         if len(y_strings) != len(z_strings):
@@ -417,32 +441,44 @@ class MLICPlusPlus(nn.Module):
         gc = self.gaussian_conditional
         tables = gc.tables()
         decoders = [StreamDecoder(s) for s in y_strings]
-        running = [[0] * self.config.num_slices for _ in range(batch)]
+        S = self.config.num_slices
+        per_half = checksums is not None and all(len(c) == 2 * S for c in checksums)
+        if checksums is not None and not per_half and not all(len(c) == S for c in checksums):
+            raise ValueError(f"expected {2 * S} checksums (one per half) or {S} (one per slice) per image")
+        running = [[0] * S for _ in range(batch)]  # format 1.0: one CRC chained over both halves
+        reconciled = 0
 
         def step(i, half, scales, means):
-            means_sq = _SQUEEZE[half](means)
-            idx_np = gc.build_indexes(_SQUEEZE[half](scales)).cpu().numpy()
-            symbols = np.stack([dec.decode(idx_np[b], tables) for b, dec in enumerate(decoders)]).reshape(means_sq.shape)
-            for b in range(batch):
-                running[b][i] = _symbol_checksum(symbols[b], idx_np[b], running[b][i])
-                if checksums is not None and half == NONANCHOR and running[b][i] != checksums[b][i]:
-                    raise DesyncError(
-                        f"slice {i} of image {b} fails its checksum: the decoder's probabilities differ from the "
-                        "encoder's (corrupt data, another model, or numerics that differ between machines)"
-                    )
-            symbols_t = torch.from_numpy(symbols).to(device=device, dtype=means_sq.dtype)
+            nonlocal reconciled
+            means_sq, scales_sq = _SQUEEZE[half](means), _SQUEEZE[half](scales)
+            idx_np = gc.build_indexes(scales_sq, index_rule).cpu().numpy()
+            decoded = []
+            for b, dec in enumerate(decoders):
+                start = dec.checkpoint() if per_half else None
+                sym = dec.decode(idx_np[b], tables).reshape(idx_np[b].shape)
+                if per_half:
+                    expected = checksums[b][2 * i + (half == NONANCHOR)]
+                    if symbol_checksum(sym, idx_np[b]) != expected:
+                        margins, alternatives = gc.index_alternatives(scales_sq[b], idx_np[b], index_rule)
+                        what = f"{'non-anchor' if half == NONANCHOR else 'anchor'} half of slice {i} of image {b}"
+                        sym, _, _ = reconcile(dec, start, idx_np[b], margins, alternatives, tables, expected, what)
+                        sym = sym.reshape(idx_np[b].shape)
+                        reconciled += 1
+                elif checksums is not None:
+                    running[b][i] = symbol_checksum(sym, idx_np[b], running[b][i])
+                    if half == NONANCHOR and running[b][i] != checksums[b][i]:
+                        raise DesyncError(
+                            f"slice {i} of image {b} fails its checksum: the decoder's probabilities differ from "
+                            "the encoder's (corrupt data, another model, or numerics that differ between machines)"
+                        )
+                decoded.append(sym)
+            symbols_t = torch.from_numpy(np.stack(decoded)).to(device=device, dtype=means_sq.dtype)
             return _UNSQUEEZE[half](symbols_t + means_sq)
 
         with symbol_path_threads(device):
             y_hat = self._run_slices(hyper, step)
         gains = self._gains(quality, batch, device)
-        return {"x_hat": self._synthesis(y_hat, gains), "y_hat": y_hat}
-
-
-def _symbol_checksum(symbols: np.ndarray, indexes: np.ndarray, crc: int) -> int:
-    """CRC32 over the symbols and their table indexes: catches both wrong values and wrong tables."""
-    crc = zlib.crc32(np.ascontiguousarray(symbols, dtype="<i4").tobytes(), crc)
-    return zlib.crc32(np.ascontiguousarray(indexes, dtype="<i1").tobytes(), crc)
+        return {"x_hat": self._synthesis(y_hat, gains), "y_hat": y_hat, "reconciled": reconciled}
 
 
 def _channel_indexes(symbols: torch.Tensor) -> np.ndarray:
