@@ -92,8 +92,8 @@ def symbol_path_threads(device: torch.device):
 
 
 #: How a predicted σ becomes a table index when coding (see ``GaussianConditional.build_indexes``):
-#: "nearest" since format 1.1; format 1.0 files used "ceil".
-INDEX_RULE = "nearest"
+#: "ceil_guarded" since format 1.1; format 1.0 files used "ceil".
+INDEX_RULE = "ceil_guarded"
 
 
 #: The six official MSE rate points (qualities 1..6), λ of ``λ·255²·MSE + bpp``.

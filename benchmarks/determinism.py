@@ -1,0 +1,95 @@
+"""Cross-machine decoding: how often does another machine's arithmetic flip a table index, and does
+index reconciliation recover every file?
+
+For each validation image (cropped to a multiple of 64), encode with the shipped model on this CPU and
+decode under arithmetic that differs from the encoder's:
+
+* ``1 thread``: the symbol path on 1 thread instead of the pinned 2 (other reduction order);
+* ``float64``: the whole decoder in float64 (as different as arithmetic gets);
+* ``worst case``: in every checkerboard half the 2 σ closest to an index boundary pushed across it,
+  plus 1e-6 relative noise on all σ (``mlic.models.perturb.other_machine``).
+
+Both index rules are measured: ``ceil`` (format 1.0, CompressAI's) and ``ceil_guarded`` (format 1.1). A
+half "needs reconciliation" when its first decode fails its CRC — under format 1.0 that file would
+have failed to decode. Results go to JSON.
+
+    python benchmarks/determinism.py --limit 20 --json runs/determinism.json
+"""
+import argparse
+import copy
+import glob
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from mlic.errors import DesyncError
+from mlic.models import mlicpp
+from mlic.models.perturb import other_machine
+from mlic.models.registry import load_model
+
+SHARED_VAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "val"
+
+
+def load(path):
+    img = np.asarray(Image.open(path).convert("RGB"))
+    h, w = img.shape[0] // 64 * 64, img.shape[1] // 64 * 64
+    return torch.from_numpy(img[:h, :w].copy()).permute(2, 0, 1)[None].float() / 255
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", default="mlicpp-small")
+    p.add_argument("--quality", type=float, default=4.0)
+    p.add_argument("--limit", type=int, default=0, help="images (0 = all)")
+    p.add_argument("--json")
+    a = p.parse_args()
+    files = sorted(glob.glob(str(SHARED_VAL / "*" / "*.png")))
+    if a.limit:
+        files = files[:: max(1, len(files) // a.limit)][: a.limit]
+    model = load_model(a.model)
+    wide = copy.deepcopy(model).double()
+    results = {}
+    for rule in ("ceil", "ceil_guarded"):
+        mlicpp.INDEX_RULE = rule
+        worst, stats = other_machine(model, relative=1e-6, mirror=2, rule=rule)
+        variants = {"same machine": (model, 2), "1 thread": (model, 1), "float64": (wide, 2), "worst case": (worst, 2)}
+        r = {k: {"halves_reconciled": 0, "files_needing_reconciliation": 0, "failed": 0, "decode_s": 0.0} for k in variants}
+        total_bytes = 0
+        for f in tqdm(files, desc=f"rule {rule}"):
+            x = load(f)
+            enc = model.compress(x, a.quality)
+            total_bytes += len(enc["strings"][0][0]) + len(enc["strings"][1][0])
+            for name, (net, threads) in variants.items():
+                mlicpp.SYMBOL_PATH_THREADS = threads
+                t = time.perf_counter()
+                try:
+                    out = net.decompress(enc["strings"], enc["shape"], a.quality, checksums=enc["checksums"], index_rule=rule)
+                    symbols_equal = bool((out["y_hat"].double() - enc["y_hat"].double()).abs().max() < 1e-3)
+                    if not symbols_equal:
+                        r[name]["failed"] += 1
+                    r[name]["halves_reconciled"] += out["reconciled"]
+                    r[name]["files_needing_reconciliation"] += out["reconciled"] > 0
+                except DesyncError:
+                    r[name]["failed"] += 1
+                r[name]["decode_s"] += time.perf_counter() - t
+                mlicpp.SYMBOL_PATH_THREADS = 2
+        r["worst case"]["forced_flips"] = stats["flips"]
+        results[rule] = {"stream_bytes": total_bytes, "variants": r}
+        print(f"\nindex rule {rule!r}: {len(files)} images, {total_bytes} stream bytes")
+        for name, v in r.items():
+            print(f"  {name:12s}: files needing reconciliation {v['files_needing_reconciliation']:3d}, halves {v['halves_reconciled']:4d}, "
+                  f"failed {v['failed']}, decode {v['decode_s'] / len(files):.3f} s/image" + (f", forced flips {v['forced_flips']}" if "forced_flips" in v else ""))  # fmt: skip
+    ceil_b, near_b = results["ceil"]["stream_bytes"], results["ceil_guarded"]["stream_bytes"]
+    print(f"\nrate of 'ceil_guarded' against 'ceil': {100 * (near_b / ceil_b - 1):+.2f} % bytes (same images, same quality)")
+    if a.json:
+        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.json).write_text(json.dumps({"model": a.model, "quality": a.quality, "images": len(files), "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
