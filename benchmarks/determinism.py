@@ -9,9 +9,8 @@ decode under arithmetic that differs from the encoder's:
 * ``worst case``: in every checkerboard half the 2 σ closest to an index boundary pushed across it,
   plus 1e-6 relative noise on all σ (``mlic.models.perturb.other_machine``).
 
-Both index rules are measured: ``ceil`` (format 1.0, CompressAI's) and ``ceil_guarded`` (format 1.1). A
-half "needs reconciliation" when its first decode fails its CRC — under format 1.0 that file would
-have failed to decode. Results go to JSON.
+A half "needs reconciliation" when its first decode fails its CRC: a format-1.0 file (no
+reconciliation) would have failed to decode there. Results go to JSON.
 
     python benchmarks/determinism.py --limit 20 --json runs/determinism.json
 """
@@ -53,42 +52,40 @@ def main():
         files = files[:: max(1, len(files) // a.limit)][: a.limit]
     model = load_model(a.model)
     wide = copy.deepcopy(model).double()
-    results = {}
-    for rule in ("ceil", "ceil_guarded"):
-        mlicpp.INDEX_RULE = rule
-        worst, stats = other_machine(model, relative=1e-6, mirror=2, rule=rule)
-        variants = {"same machine": (model, 2), "1 thread": (model, 1), "float64": (wide, 2), "worst case": (worst, 2)}
-        r = {k: {"halves_reconciled": 0, "files_needing_reconciliation": 0, "failed": 0, "decode_s": 0.0} for k in variants}
-        total_bytes = 0
-        for f in tqdm(files, desc=f"rule {rule}"):
-            x = load(f)
-            enc = model.compress(x, a.quality)
-            total_bytes += len(enc["strings"][0][0]) + len(enc["strings"][1][0])
-            for name, (net, threads) in variants.items():
-                mlicpp.SYMBOL_PATH_THREADS = threads
-                t = time.perf_counter()
-                try:
-                    out = net.decompress(enc["strings"], enc["shape"], a.quality, checksums=enc["checksums"], index_rule=rule)
-                    symbols_equal = bool((out["y_hat"].double() - enc["y_hat"].double()).abs().max() < 1e-3)
-                    if not symbols_equal:
-                        r[name]["failed"] += 1
-                    r[name]["halves_reconciled"] += out["reconciled"]
-                    r[name]["files_needing_reconciliation"] += out["reconciled"] > 0
-                except DesyncError:
+    worst, stats = other_machine(model, relative=1e-6, mirror=2)
+    variants = {"same machine": (model, 2), "1 thread": (model, 1), "float64": (wide, 2), "worst case": (worst, 2)}
+    r = {k: {"halves_reconciled": 0, "files_needing_reconciliation": 0, "failed": 0, "decode_s": 0.0, "tries": 0, "max_tries": 0} for k in variants}
+    total_bytes = 0
+    for f in tqdm(files):
+        x = load(f)
+        enc = model.compress(x, a.quality)
+        total_bytes += len(enc["strings"][0][0]) + len(enc["strings"][1][0])
+        for name, (net, threads) in variants.items():
+            mlicpp.SYMBOL_PATH_THREADS = threads
+            t = time.perf_counter()
+            try:
+                out = net.decompress(enc["strings"], enc["shape"], a.quality, checksums=enc["checksums"])
+                # One wrong symbol moves ŷ by about 1; the means differ only by rounding.
+                if not bool((out["y_hat"].double() - enc["y_hat"].double()).abs().max() < 1e-3):
                     r[name]["failed"] += 1
-                r[name]["decode_s"] += time.perf_counter() - t
-                mlicpp.SYMBOL_PATH_THREADS = 2
-        r["worst case"]["forced_flips"] = stats["flips"]
-        results[rule] = {"stream_bytes": total_bytes, "variants": r}
-        print(f"\nindex rule {rule!r}: {len(files)} images, {total_bytes} stream bytes")
-        for name, v in r.items():
-            print(f"  {name:12s}: files needing reconciliation {v['files_needing_reconciliation']:3d}, halves {v['halves_reconciled']:4d}, "
-                  f"failed {v['failed']}, decode {v['decode_s'] / len(files):.3f} s/image" + (f", forced flips {v['forced_flips']}" if "forced_flips" in v else ""))  # fmt: skip
-    ceil_b, near_b = results["ceil"]["stream_bytes"], results["ceil_guarded"]["stream_bytes"]
-    print(f"\nrate of 'ceil_guarded' against 'ceil': {100 * (near_b / ceil_b - 1):+.2f} % bytes (same images, same quality)")
+                r[name]["halves_reconciled"] += out["reconciled"]
+                r[name]["tries"] += out["reconcile_tries"]
+                r[name]["max_tries"] = max(r[name]["max_tries"], out["reconcile_tries"])
+                r[name]["files_needing_reconciliation"] += out["reconciled"] > 0
+            except DesyncError:
+                r[name]["failed"] += 1
+            r[name]["decode_s"] += time.perf_counter() - t
+            mlicpp.SYMBOL_PATH_THREADS = 2
+    r["worst case"]["forced_flips"] = stats["flips"]
+    halves = len(files) * 2 * model.config.num_slices
+    print(f"\n{len(files)} images ({halves} halves), quality {a.quality}, {total_bytes} stream bytes")
+    for name, v in r.items():
+        print(f"  {name:12s}: files needing reconciliation {v['files_needing_reconciliation']:3d}, halves {v['halves_reconciled']:4d}, "
+              f"failed {v['failed']}, re-decodes {v['tries']} (at most {v['max_tries']} in one file), decode {v['decode_s'] / len(files):.3f} s/image" + (f", forced flips {v['forced_flips']}" if "forced_flips" in v else ""))  # fmt: skip
+    results = {"stream_bytes": total_bytes, "variants": r}
     if a.json:
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.json).write_text(json.dumps({"model": a.model, "quality": a.quality, "images": len(files), "results": results}, indent=2))
+        Path(a.json).write_text(json.dumps({"model": a.model, "quality": a.quality, "images": len(files), **results}, indent=2))
 
 
 if __name__ == "__main__":

@@ -227,7 +227,7 @@ def test_extreme_aspect_and_huge_icc(model):
 
 
 def test_format_1_0_files_still_decode():
-    """A file written by mlic with format 1.0 (one checksum per slice, the "ceil" index rule)."""
+    """A file written by mlic with format 1.0 (one checksum per slice)."""
     from pathlib import Path
 
     from PIL import Image

@@ -44,7 +44,7 @@ def test_beyond_noise_raises_instead_of_garbage(setup):
 
 
 def test_search_is_bounded(monkeypatch):
-    """A chunk that can never match stops after at most 12 + 66 + 220 re-decodes."""
+    """A chunk that can never match stops after every subset of the 8 closest candidates: 255 re-decodes."""
 
     class Decoder:
         calls = 0
@@ -59,7 +59,7 @@ def test_search_is_bounded(monkeypatch):
     margins = np.full(1000, 1e-6)
     with pytest.raises(DesyncError):
         rec.reconcile(Decoder(), None, np.zeros(1000, np.int64), margins, np.ones(1000, np.int64), None, 123, "test")
-    assert Decoder.calls == 12 + 66 + 220
+    assert Decoder.calls == 2**rec.MAX_CANDIDATES - 1 == 255
     # σ far from every boundary are never candidates: nothing to try
     Decoder.calls = 0
     with pytest.raises(DesyncError):

@@ -47,3 +47,15 @@ def test_local_context_sees_only_anchors_and_is_size_agnostic():
     # Other sizes in any order work.
     for h, w in [(4, 6), (8, 8), (2, 2)]:
         assert lc(ckbd_anchor(torch.randn(2, 32, h, w))).shape == (2, 64, h, w)
+
+
+def test_local_context_at_nonanchors_only_equals_the_full_context_there():
+
+    torch.manual_seed(0)
+    lc = LocalContext(32).eval()
+    x = torch.randn(2, 32, 6, 10)
+    with torch.no_grad():
+        full = lc(x)
+        half = lc(x, only="nonanchor")
+    assert half.shape == (2, 64, 6, 5)
+    torch.testing.assert_close(half, squeeze_nonanchor(full), rtol=0, atol=1e-5)

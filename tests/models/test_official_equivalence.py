@@ -45,6 +45,7 @@ def _trace(model, x):
 
         def step(i, half, scales, means):
             mask = mlicpp._MASK[half]
+            scales, means = mlicpp._UNSQUEEZE[half](scales), mlicpp._UNSQUEEZE[half](means)  # squeezed halves
             d = per.setdefault(i, {"scales": 0, "means": 0})
             d["scales"] = d["scales"] + mask(scales)
             d["means"] = d["means"] + mask(means)

@@ -170,8 +170,7 @@ def _decode(net: MLICPlusPlus, c: fmt.Container):
     for tile in c.tiles:
         left, top, right, bottom = h.tile_box(tile.index)
         try:
-            dec = net.decompress([[tile.y_string], [tile.z_string]], tile.z_shape, h.quality, checksums=[tile.checksums],
-                                 index_rule=c.index_rule)  # fmt: skip
+            dec = net.decompress([[tile.y_string], [tile.z_string]], tile.z_shape, h.quality, checksums=[tile.checksums])
         except MlicError:
             raise
         except (ValueError, RuntimeError) as exc:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from ..errors import FormatError, LimitExceededError, UnsupportedVersionError
 
 MAGIC = b"\x89MLIC\r\n\x1a"  # PNG-style: catches text-mode mangling and non-mlic files
-# 1.1: one symbol CRC per checkerboard half (decoders reconcile uncertain table indexes) and the
-# "ceil_guarded" σ→index rule. 1.0 (still read): one CRC per slice and the "ceil" rule.
+# 1.1: one symbol CRC per checkerboard half (decoders reconcile uncertain table indexes).
+# 1.0 (still read): one CRC per slice.
 VERSION_MAJOR, VERSION_MINOR = 1, 1
 MODES = ("L", "LA", "RGB", "RGBA")
 PAD_MODES = ("replicate", "reflect", "constant")
@@ -160,10 +160,6 @@ class Container:
     @property
     def checksums_per_tile(self) -> int:
         return self.header.num_slices * (1 if self.version < (1, 1) else 2)
-
-    @property
-    def index_rule(self) -> str:
-        return "ceil" if self.version < (1, 1) else "ceil_guarded"
 
     def to_bytes(self) -> bytes:
         head = bytes([VERSION_MAJOR, VERSION_MINOR]) + struct.pack(">I", len(hb := self.header.pack())) + hb

@@ -56,39 +56,26 @@ class GaussianConditional(TableBuffers, nn.Module):
         values = add_uniform_noise(y) if training else torch.round(y - means) + means
         return values, self.likelihood(values, scales, means)
 
-    def index_boundaries(self, rule: str = "ceil") -> torch.Tensor:
+    def index_boundaries(self) -> torch.Tensor:
         """Decision boundaries (float64, CPU): σ ≤ boundary *j* and above boundary *j*−1 gets index *j*.
 
-        ``"ceil"`` (CompressAI's and the official code's rule, format 1.0): the first table scale
-        ≥ max(σ, bound), else the last; the boundaries are the table scales t₀ … t₆₂. Its lowest
-        boundary is the σ bound itself, where trained models pile up σ (training pushes them onto the
-        bound): up to half of all σ of an image lie within 1e-5 of it, so their index depends on their
-        last bits and another machine's rounding flips them.
-        ``"ceil_guarded"`` (format 1.1): the same, except that the lowest boundary moves from t₀ to
-        √(t₀t₁), half a table step above the bound, so no pile-up sits on a boundary. Measured rate
-        change against "ceil": 0.00 % (the σ it moves down to index 0 are the ones at the bound).
+        CompressAI's and the official code's rule: the first table scale ≥ max(σ, bound), else the
+        last, so the boundaries are the table scales t₀ … t₆₂.
         """
-        t = self.scale_table.detach().double().cpu()
-        if rule == "ceil":
-            return t[:-1].clone()
-        if rule == "ceil_guarded":
-            bounds = t[:-1].clone()
-            bounds[0] = (t[0] * t[1]).sqrt()
-            return bounds
-        raise ValueError(f"unknown index rule {rule!r}")
+        return self.scale_table.detach().double().cpu()[:-1].clone()
 
-    def build_indexes(self, scales: torch.Tensor, rule: str = "ceil") -> torch.Tensor:
-        """Table index per σ under ``rule`` (see :meth:`index_boundaries`)."""
-        bounds = self.index_boundaries(rule).float().to(scales.device)
+    def build_indexes(self, scales: torch.Tensor) -> torch.Tensor:
+        """Table index per σ: the first table scale ≥ max(σ, bound), else the last."""
+        bounds = self.index_boundaries().float().to(scales.device)
         return torch.searchsorted(bounds, scales.contiguous()).int()
 
-    def index_alternatives(self, scales: torch.Tensor, indexes: np.ndarray, rule: str = "ceil") -> tuple[np.ndarray, np.ndarray]:
+    def index_alternatives(self, scales: torch.Tensor, indexes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each σ: its distance to the nearest decision boundary (|Δ ln σ|) and the index on the
         other side of that boundary. Lets a decoder whose arithmetic differs in the last bits from the
         encoder's find the few σ whose index it may have decided differently."""
         s = scales.detach().double().cpu().reshape(-1).numpy()
         idx = np.asarray(indexes, dtype=np.int64).reshape(-1)
-        bounds = self.index_boundaries(rule).numpy()
+        bounds = self.index_boundaries().numpy()
         log_b = np.log(bounds)
         last = len(bounds) - 1
         with np.errstate(divide="ignore", invalid="ignore"):

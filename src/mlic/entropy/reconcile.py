@@ -7,15 +7,14 @@ index desynchronizes the rANS stream: everything after it is garbage.
 
 A format-1.1 file stores a CRC32 of each checkerboard half's (symbols, indexes). When a half fails its
 CRC, the decoder knows exactly which decisions it can have got wrong: the σ nearest to a boundary.
-It re-decodes the half with the index of the other side for subsets of the closest candidates —
-single flips first, then pairs, … — until the CRC matches. The search is bounded (at most
-``MAX_CANDIDATES`` positions within ``MAX_MARGIN`` of a boundary, ``MAX_FLIPS`` of them at once, each a vectorized rANS pass over one half), and
-an unreconcilable half raises :class:`~mlic.errors.DesyncError`, never a wrong image. Files that decode
-first time (all of them on the encoder's own machine) pay nothing.
+It re-decodes the half with the index of the other side for subsets of the closest candidates,
+closest first, until the CRC matches. The search is bounded (at most ``MAX_CANDIDATES`` positions
+within ``MAX_MARGIN`` of a boundary, every subset of them, each a vectorized rANS pass over one
+half), and an unreconcilable half raises :class:`~mlic.errors.DesyncError`, never a wrong image.
+Files that decode first time (all of them on the encoder's own machine) pay nothing.
 """
 from __future__ import annotations
 
-import itertools
 import zlib
 
 import numpy as np
@@ -25,10 +24,12 @@ from ..errors import DecodeError, DesyncError
 #: Only σ this close to a decision boundary (|Δ ln σ|) can have been decided differently: 10× the
 #: largest cross-numerics difference we measured (thread counts, float64 against float32).
 MAX_MARGIN = 1e-4
-#: At most this many candidates, closest first, and flips of at most this many of them at once:
-#: at most 12 + 66 + 220 = 298 re-decodes of one half before giving up.
-MAX_CANDIDATES = 12
-MAX_FLIPS = 3
+#: The candidates: at most this many σ, closest to a boundary first. Every subset of them is tried,
+#: in binary-counting order (all subsets of the closest j before any that includes candidate j+1), so
+#: the cost grows with the rank of the farthest flipped σ, not with how many flipped: at most
+#: 2⁸ − 1 = 255 re-decodes of one half. (Flips come in groups: we measured a half with 4 flips, the 4
+#: σ closest to a boundary.)
+MAX_CANDIDATES = 8
 
 
 def symbol_checksum(symbols: np.ndarray, indexes: np.ndarray, crc: int = 0) -> int:
@@ -47,12 +48,13 @@ def reconcile(decoder, checkpoint, indexes: np.ndarray, margins: np.ndarray, alt
     flat = np.asarray(indexes).reshape(-1)
     order = np.argsort(margins.reshape(-1), kind="stable")[:MAX_CANDIDATES]
     order = order[margins.reshape(-1)[order] < MAX_MARGIN]
+    alternatives = alternatives.reshape(-1)
     tries = 0
-    subsets = itertools.chain.from_iterable(itertools.combinations(order, r) for r in range(1, min(len(order), MAX_FLIPS) + 1))
-    for combo in subsets:
+    for subset in range(1, 1 << len(order)):
         tries += 1
+        chosen = order[[bit for bit in range(len(order)) if subset >> bit & 1]]
         trial = flat.copy()
-        trial[list(combo)] = alternatives.reshape(-1)[list(combo)]
+        trial[chosen] = alternatives[chosen]
         decoder.restore(checkpoint)
         try:
             symbols = decoder.decode(trial, tables)

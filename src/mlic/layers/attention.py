@@ -78,13 +78,25 @@ class LocalContext(nn.Module):
         self.norm2 = nn.LayerNorm(out_dim)
         self.fusion = nn.Conv2d(dim, out_dim, window)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, only: str | None = None) -> torch.Tensor:
+        """Context at every position (B×out×H×W), or with ``only="nonanchor"`` just at the non-anchor
+        positions, squeezed (B×out×H×W/2): the only ones MEM++ uses, at half the cost. Each position's
+        value is computed the same way either way (a window attention around it)."""
         b, c, h, w = x.shape
         k, heads, hd = self.window, self.num_heads, self.head_dim
-        n = h * w
-        t = self.norm1(x.reshape(b, c, n).transpose(1, 2))
+        t = self.norm1(x.reshape(b, c, h * w).transpose(1, 2))
         qkv = self.qkv_proj(t).reshape(b, h, w, 3 * c).permute(0, 3, 1, 2)  # (b, 3c, h, w): q | k | v
-        cells = F.unfold(qkv, k, padding=k // 2)  # (b, 3c·k², n)
+        cells = F.unfold(qkv, k, padding=k // 2)  # (b, 3c·k², h·w)
+        mask = window_mask(h, w, k, x.device)
+        if only == "nonanchor":
+            positions = _nonanchor_positions(h, w, x.device)
+            cells, mask = cells[:, :, positions], mask[positions]
+            out_hw = (h, w // 2)
+        elif only is None:
+            out_hw = (h, w)
+        else:
+            raise ValueError(f"only must be None or 'nonanchor', got {only!r}")
+        n = cells.shape[-1]
         cells = cells.transpose(1, 2).reshape(b, n, 3, hd, heads, k * k)
         # Input channel c belongs to head c % heads (channel-interleaved split).
         q, kk, v = (cells[:, :, i].permute(0, 1, 3, 4, 2) for i in range(3))  # (b, n, heads, k², hd)
@@ -92,14 +104,24 @@ class LocalContext(nn.Module):
         bias = bias.reshape(k * k, k * k, heads).permute(2, 0, 1)
         attn = (q * self.scale) @ kk.transpose(-2, -1)
         attn = attn + bias
-        attn = attn + window_mask(h, w, k, x.device).to(attn.dtype)
+        attn = attn + mask.to(attn.dtype)
         out = attn.softmax(dim=-1) @ v  # (b, n, heads, k², hd)
         # Output channels are head-major (head·hd + d).
         out = out.reshape(b, n, heads, k, k, hd).permute(0, 1, 2, 5, 3, 4).reshape(b * n, c, k, k)
         out = self.fusion(out).reshape(b, n, -1)
         out = self.proj(out)
         out = out + self.mlp(self.norm2(out))
-        return out.transpose(1, 2).reshape(b, -1, h, w)
+        return out.transpose(1, 2).reshape(b, -1, *out_hw)
+
+
+@lru_cache(maxsize=16)
+def _nonanchor_positions_cpu(height: int, width: int) -> torch.Tensor:
+    """Flat indexes of the non-anchor positions, in the order ``squeeze_nonanchor`` packs them."""
+    return squeeze_nonanchor(torch.arange(height * width).view(1, 1, height, width)).reshape(-1)
+
+
+def _nonanchor_positions(height: int, width: int, device) -> torch.Tensor:
+    return _nonanchor_positions_cpu(height, width).to(device)
 
 
 def _qkv_branch(dim: int) -> nn.Sequential:

@@ -16,6 +16,7 @@ construction, and ``decompress(compress(x))`` equals the eval-mode forward bit f
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 from typing import Callable
 
@@ -89,11 +90,6 @@ def symbol_path_threads(device: torch.device):
         yield
     finally:
         torch.set_num_threads(before)
-
-
-#: How a predicted σ becomes a table index when coding (see ``GaussianConditional.build_indexes``):
-#: "ceil_guarded" since format 1.1; format 1.0 files used "ceil".
-INDEX_RULE = "ceil_guarded"
 
 
 #: The six official MSE rate points (qualities 1..6), λ of ``λ·255²·MSE + bpp``.
@@ -197,7 +193,8 @@ class SliceContext(nn.Module):
         self.lrp_nonanchor = LatentResidualPrediction(lrp_widths)
 
 
-# step(slice_index, half, scales, means) -> quantized half on the full grid (zeros on the other half)
+# step(slice_index, half, scales, means) -> quantized half on the full grid (zeros on the other half);
+# scales and means arrive squeezed to that half (B×C×H×W/2).
 QuantizeStep = Callable[[int, str, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -277,9 +274,22 @@ class MLICPlusPlus(nn.Module):
             return run_in_strips(net, t, strip, halo, ratio)
 
         if self.transform_precision == "bf16":
-            with torch.autocast(x.device.type, dtype=torch.bfloat16):
-                return run(x).float()
+            return run_in_strips(self._bf16_copy(net), x.to(torch.bfloat16), strip, halo, ratio).float()
         return run(x)
+
+    def _bf16_copy(self, net: nn.Module) -> nn.Module:
+        """A bfloat16 copy of ``net``, made once and reused while its weights stay the same.
+
+        Faster than autocast, which re-casts every weight on every call (measured on g_a of the official
+        configuration at 512×768: 0.84 s against 1.07 s). The copy is not a submodule (not in the
+        state dict); it is rebuilt whenever a parameter or buffer of ``net`` changes (``_version``).
+        """
+        cache = self.__dict__.setdefault("_bf16_cache", {})
+        key = tuple((t.data_ptr(), t._version, t.device) for t in [*net.parameters(), *net.buffers()])
+        hit = cache.get(id(net))
+        if hit is None or hit[0] != key:
+            hit = cache[id(net)] = (key, copy.deepcopy(net).to(torch.bfloat16).eval())
+        return hit[1]
 
     def _analysis(self, x, quality):
         y = self._transform(self.g_a, x)
@@ -291,26 +301,31 @@ class MLICPlusPlus(nn.Module):
 
     # -- shared slice loop ---------------------------------------------------------------------
     def _run_slices(self, hyper: torch.Tensor, step: QuantizeStep) -> torch.Tensor:
+        """The MEM++ loop. Entropy parameters are computed only on the checkerboard half they serve
+        (the parameter nets are pointwise and the local context is per position, so this is the same
+        function at half the cost); ``step`` receives them squeezed (B×C×H×W/2)."""
         M = self.config.M
         hyper_means = hyper[:, M:]
+        hyper_half = {ANCHOR: squeeze_anchor(hyper), NONANCHOR: squeeze_nonanchor(hyper)}
         decoded: list[torch.Tensor] = []
         for i, s in enumerate(self.slices):
             if i:
                 previous = torch.cat(decoded, 1)
                 inter = s.inter_context(previous)
                 channel = s.channel_context(previous)
-                params = s.params_anchor(torch.cat([inter, channel, hyper], 1))
+                shared = {h: _SQUEEZE[h](torch.cat([inter, channel], 1)) for h in (ANCHOR, NONANCHOR)}
+                params = s.params_anchor(torch.cat([shared[ANCHOR], hyper_half[ANCHOR]], 1))
             else:
-                params = s.params_anchor(hyper)
+                params = s.params_anchor(hyper_half[ANCHOR])
             scales, means = params.chunk(2, 1)
             y_anchor = step(i, ANCHOR, scales, means)
             y_anchor = y_anchor + ckbd_anchor(s.lrp_anchor(torch.cat([hyper_means, *decoded, y_anchor], 1)))
-            local = s.local_context(y_anchor)
+            local = s.local_context(y_anchor, only=NONANCHOR)
             if i:
-                intra = s.intra_context(decoded[-1], y_anchor)
-                params = s.params_nonanchor(torch.cat([local, intra, inter, channel, hyper], 1))
+                intra = squeeze_nonanchor(s.intra_context(decoded[-1], y_anchor))
+                params = s.params_nonanchor(torch.cat([local, intra, shared[NONANCHOR], hyper_half[NONANCHOR]], 1))
             else:
-                params = s.params_nonanchor(torch.cat([local, hyper], 1))
+                params = s.params_nonanchor(torch.cat([local, hyper_half[NONANCHOR]], 1))
             scales, means = params.chunk(2, 1)
             y_slice = y_anchor + step(i, NONANCHOR, scales, means)
             y_slice = y_slice + ckbd_nonanchor(s.lrp_nonanchor(torch.cat([hyper_means, *decoded, y_slice], 1)))
@@ -353,9 +368,8 @@ class MLICPlusPlus(nn.Module):
         slice_means: list[list[torch.Tensor]] = [[] for _ in y_slices]
 
         def step(i, half, scales, means):
-            mask = _MASK[half]
-            y_half, means_half = mask(y_slices[i]), mask(means)
-            slice_scales[i].append(mask(scales))
+            y_half, means_half = _MASK[half](y_slices[i]), _UNSQUEEZE[half](means)
+            slice_scales[i].append(_UNSQUEEZE[half](scales))
             slice_means[i].append(means_half)
             return ste_round(y_half - means_half) + means_half
 
@@ -398,10 +412,10 @@ class MLICPlusPlus(nn.Module):
         # One CRC per checkerboard half: [slice 0 anchors, slice 0 non-anchors, slice 1 anchors, …].
         checksums = [[0] * (2 * self.config.num_slices) for _ in range(batch)]
 
-        def step(i, half, scales, means):
-            y_sq, means_sq = _SQUEEZE[half](y_slices[i]), _SQUEEZE[half](means)
+        def step(i, half, scales_sq, means_sq):
+            y_sq = _SQUEEZE[half](y_slices[i])
             symbols = torch.round(y_sq - means_sq)
-            indexes = gc.build_indexes(_SQUEEZE[half](scales), INDEX_RULE)
+            indexes = gc.build_indexes(scales_sq)
             sym_np = symbols.to(torch.int64).cpu().numpy()
             idx_np = indexes.cpu().numpy()
             for b, enc in enumerate(encoders):
@@ -415,17 +429,16 @@ class MLICPlusPlus(nn.Module):
         return {"strings": [y_strings, z_strings], "shape": tuple(z.shape[-2:]), "y_hat": y_hat, "checksums": checksums}
 
     @torch.no_grad()
-    def decompress(self, strings, shape, quality=None, checksums=None, index_rule: str = INDEX_RULE) -> dict:
-        """Inverse of :meth:`compress`. Returns ``{"x_hat", "y_hat", "reconciled"}`` (x̂ not clamped, like
-        the official model).
+    def decompress(self, strings, shape, quality=None, checksums=None) -> dict:
+        """Inverse of :meth:`compress`. Returns ``{"x_hat", "y_hat", "reconciled", "reconcile_tries"}`` (x̂
+        not clamped, like the official model).
 
         With ``checksums`` (from :meth:`compress`: one per checkerboard half), each half is verified as
         soon as it is decoded; a half whose table indexes this machine's arithmetic decided differently
         from the encoder's is re-decoded with the few uncertain indexes flipped
         (:mod:`mlic.entropy.reconcile`; ``reconciled`` counts such halves), and anything else raises
         :class:`~mlic.errors.DesyncError` instead of silently producing garbage. Format-1.0 callers pass
-        one checksum per slice (verified at the end of each slice, no reconciliation) and
-        ``index_rule="ceil"``.
+        one checksum per slice (verified at the end of each slice, no reconciliation).
         """
         y_strings, z_strings = strings
         if len(y_strings) != len(z_strings):
@@ -446,12 +459,11 @@ class MLICPlusPlus(nn.Module):
         if checksums is not None and not per_half and not all(len(c) == S for c in checksums):
             raise ValueError(f"expected {2 * S} checksums (one per half) or {S} (one per slice) per image")
         running = [[0] * S for _ in range(batch)]  # format 1.0: one CRC chained over both halves
-        reconciled = 0
+        reconciled = tries = 0
 
-        def step(i, half, scales, means):
-            nonlocal reconciled
-            means_sq, scales_sq = _SQUEEZE[half](means), _SQUEEZE[half](scales)
-            idx_np = gc.build_indexes(scales_sq, index_rule).cpu().numpy()
+        def step(i, half, scales_sq, means_sq):
+            nonlocal reconciled, tries
+            idx_np = gc.build_indexes(scales_sq).cpu().numpy()
             decoded = []
             for b, dec in enumerate(decoders):
                 start = dec.checkpoint() if per_half else None
@@ -459,11 +471,12 @@ class MLICPlusPlus(nn.Module):
                 if per_half:
                     expected = checksums[b][2 * i + (half == NONANCHOR)]
                     if symbol_checksum(sym, idx_np[b]) != expected:
-                        margins, alternatives = gc.index_alternatives(scales_sq[b], idx_np[b], index_rule)
+                        margins, alternatives = gc.index_alternatives(scales_sq[b], idx_np[b])
                         what = f"{'non-anchor' if half == NONANCHOR else 'anchor'} half of slice {i} of image {b}"
-                        sym, _, _ = reconcile(dec, start, idx_np[b], margins, alternatives, tables, expected, what)
+                        sym, _, n = reconcile(dec, start, idx_np[b], margins, alternatives, tables, expected, what)
                         sym = sym.reshape(idx_np[b].shape)
                         reconciled += 1
+                        tries += n
                 elif checksums is not None:
                     running[b][i] = symbol_checksum(sym, idx_np[b], running[b][i])
                     if half == NONANCHOR and running[b][i] != checksums[b][i]:
@@ -478,7 +491,7 @@ class MLICPlusPlus(nn.Module):
         with symbol_path_threads(device):
             y_hat = self._run_slices(hyper, step)
         gains = self._gains(quality, batch, device)
-        return {"x_hat": self._synthesis(y_hat, gains), "y_hat": y_hat, "reconciled": reconciled}
+        return {"x_hat": self._synthesis(y_hat, gains), "y_hat": y_hat, "reconciled": reconciled, "reconcile_tries": tries}
 
 
 def _channel_indexes(symbols: torch.Tensor) -> np.ndarray:

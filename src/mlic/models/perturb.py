@@ -17,17 +17,14 @@ from ..entropy.reconcile import MAX_MARGIN
 from ..layers import ckbd_anchor, ckbd_nonanchor
 
 
-def other_machine(model, relative: float = 0.0, mirror: int = 0, seed: int = 0, rule: str | None = None):
+def other_machine(model, relative: float = 0.0, mirror: int = 0, seed: int = 0):
     """A copy of ``model`` with perturbed σ. Returns (model, stats); ``stats["flips"]`` counts the σ
     moved across a boundary (all of them closer than ``MAX_MARGIN``)."""
-    from .mlicpp import INDEX_RULE
-
-    rule = rule or INDEX_RULE
     other = copy.deepcopy(model)
     gc = other.gaussian_conditional
     g = torch.Generator().manual_seed(seed)
     C = model.config.slice_channels
-    bounds = gc.index_boundaries(rule)
+    bounds = gc.index_boundaries()
     stats = {"flips": 0}
 
     def hook(half_mask):
@@ -36,8 +33,8 @@ def other_machine(model, relative: float = 0.0, mirror: int = 0, seed: int = 0, 
             if relative:
                 scales = scales * (1 + relative * (2 * torch.rand(scales.shape, generator=g) - 1)).to(scales)
             if mirror:
-                idx = gc.build_indexes(scales, rule).cpu().numpy()
-                margins, alt = gc.index_alternatives(scales, idx, rule)
+                idx = gc.build_indexes(scales).cpu().numpy()
+                margins, alt = gc.index_alternatives(scales, idx)
                 used = half_mask(torch.ones_like(scales)).reshape(-1).cpu().numpy() > 0
                 margins = np.where(used, margins, np.inf)
                 flat = scales.reshape(-1).double().cpu().clone()
