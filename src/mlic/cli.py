@@ -330,7 +330,7 @@ def cmd_bench(args) -> int:
     from .evaluate.bench import run_bench
 
     sizes = [int(s) for s in args.sizes.split(",")]
-    run_bench(args.model, sizes, args.output, args.device, args.repeat)
+    run_bench(args.model, sizes, args.output, args.device, args.repeat, args.threads, args.precision or "fp32")
     return 0
 
 

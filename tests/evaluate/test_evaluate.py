@@ -87,3 +87,17 @@ def test_bundled_references_have_provenance():
     names = reference_names()
     assert "kodak_mlicplusplus_mse" in names and "kodak_compressai_vtm" in names
     assert len(load_curve("tecnick_mlicplusplus_mse")["results"]["bpp"]) == 6
+
+
+def test_bench_measures_each_size_in_its_own_process(tmp_path):
+    from mlic.evaluate.bench import run_bench
+
+    rows = run_bench("mlicpp-tiny", [64, 128], tmp_path, precision="bf16")
+    assert [r["height"] for r in rows] == [64, 128]
+    for r in rows:
+        assert r["precision"] == "bf16"
+        assert r["encode_s"] > 0 and r["decode_s"] > 0 and r["bpp"] > 0
+        assert r["peak_mib"] >= 0
+    saved = json.loads((tmp_path / "bench.json").read_text())
+    assert saved["precision"] == "bf16" and len(saved["rows"]) == 2
+    assert (tmp_path / "bench.png").stat().st_size > 0

@@ -84,32 +84,47 @@ def _child(args) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     model = nontrivial_model(args.model, args.device)
+    model.transform_precision = args.precision
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    row = measure(model, args.size, args.size, args.device, args.repeat)
+    h, _, w = args.size.lower().partition("x")
+    row = measure(model, int(h), int(w or h), args.device, args.repeat)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     row["peak_rss_above_model_mib"] = (peak - base) / 1024
+    row["precision"] = args.precision
     print(json.dumps(row))
 
 
-def run_bench(model: str | None, sizes, output, device="cpu", repeat: int = 1, threads: int | None = None) -> list[dict]:
+def measure_in_child(model: str | None, height: int, width: int, device="cpu", repeat: int = 1, threads: int | None = None,
+                     precision: str = "fp32") -> dict:  # fmt: skip
+    """:func:`measure` in a fresh process, so that the peak resident memory is this size's alone."""
+    cmd = [sys.executable, "-m", "mlic.evaluate.bench", "--child", "--size", f"{height}x{width}", "--device", device,
+           "--repeat", str(repeat), "--precision", precision]  # fmt: skip
+    cmd += ["--model", model] if model else []
+    cmd += ["--threads", str(threads)] if threads else []
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}")
+    row = json.loads(proc.stdout.strip().splitlines()[-1])
+    row["peak_mib"] = row.get("peak_gpu_mib", row["peak_rss_above_model_mib"])
+    row["mib_per_megapixel"] = row["peak_mib"] / row["megapixels"]
+    return row
+
+
+def run_bench(model: str | None, sizes, output, device="cpu", repeat: int = 1, threads: int | None = None,
+              precision: str = "fp32") -> list[dict]:  # fmt: skip
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     rows = []
     print(f"{'size':>11s} {'MP':>6s} {'encode s':>9s} {'decode s':>9s} {'peak MiB':>9s} {'MiB/MP':>8s}")
     for n in sizes:
-        cmd = [sys.executable, "-m", "mlic.evaluate.bench", "--child", "--size", str(n), "--device", device, "--repeat", str(repeat)]
-        cmd += ["--model", model] if model else []
-        cmd += ["--threads", str(threads)] if threads else []
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode:
-            print(f"{n}×{n}: failed ({proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode})")
+        try:
+            row = measure_in_child(model, n, n, device, repeat, threads, precision)
+        except RuntimeError as exc:
+            print(f"{n}×{n}: failed ({exc})")
             continue
-        row = json.loads(proc.stdout.strip().splitlines()[-1])
-        mem = row.get("peak_gpu_mib", row["peak_rss_above_model_mib"])
-        row["mib_per_megapixel"] = mem / row["megapixels"]
         rows.append(row)
-        print(f"{n:>5d}×{n:<5d} {row['megapixels']:6.2f} {row['encode_s']:9.2f} {row['decode_s']:9.2f} {mem:9.0f} {row['mib_per_megapixel']:8.0f}", flush=True)
-    (output / "bench.json").write_text(json.dumps({"model": model or "mlicpp-official", "device": device, "rows": rows}, indent=2))
+        print(f"{n:>5d}×{n:<5d} {row['megapixels']:6.2f} {row['encode_s']:9.2f} {row['decode_s']:9.2f} {row['peak_mib']:9.0f} {row['mib_per_megapixel']:8.0f}", flush=True)  # fmt: skip
+    (output / "bench.json").write_text(json.dumps({"model": model or "mlicpp-official", "device": device, "precision": precision, "rows": rows}, indent=2))
     if rows:
         _plot(rows, output / "bench.png", model or "mlicpp-official", device)
     return rows
@@ -122,7 +137,7 @@ def _plot(rows, path, model, device):
     import matplotlib.pyplot as plt
 
     mp = [r["megapixels"] for r in rows]
-    mem = [r.get("peak_gpu_mib", r["peak_rss_above_model_mib"]) for r in rows]
+    mem = [r["peak_mib"] for r in rows]
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
     a.plot(mp, [r["encode_s"] for r in rows], "o-", label="encode")
     a.plot(mp, [r["decode_s"] for r in rows], "o-", label="decode")
@@ -143,9 +158,10 @@ def _plot(rows, path, model, device):
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--child", action="store_true")
-    p.add_argument("--size", type=int)
+    p.add_argument("--size", help="N or HxW")
     p.add_argument("--model")
     p.add_argument("--device", default="cpu")
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--threads", type=int)
+    p.add_argument("--precision", default="fp32")
     _child(p.parse_args())

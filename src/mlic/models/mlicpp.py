@@ -26,7 +26,7 @@ from torch import nn
 
 from ..entropy import EntropyBottleneck, GaussianConditional, StreamDecoder, StreamEncoder, ste_round
 from ..entropy.reconcile import reconcile, symbol_checksum
-from ..errors import DesyncError
+from ..errors import DecodeError, DesyncError
 from ..layers import (
     LinearGlobalInterContext,
     LinearGlobalIntraContext,
@@ -466,18 +466,23 @@ class MLICPlusPlus(nn.Module):
             idx_np = gc.build_indexes(scales_sq).cpu().numpy()
             decoded = []
             for b, dec in enumerate(decoders):
-                start = dec.checkpoint() if per_half else None
-                sym = dec.decode(idx_np[b], tables).reshape(idx_np[b].shape)
                 if per_half:
+                    start = dec.checkpoint()
                     expected = checksums[b][2 * i + (half == NONANCHOR)]
-                    if symbol_checksum(sym, idx_np[b]) != expected:
+                    try:
+                        sym = dec.decode(idx_np[b], tables).reshape(idx_np[b].shape)
+                    except DecodeError:  # a wrong index can also make the stream undecodable
+                        sym = None
+                    if sym is None or symbol_checksum(sym, idx_np[b]) != expected:
                         margins, alternatives = gc.index_alternatives(scales_sq[b], idx_np[b])
                         what = f"{'non-anchor' if half == NONANCHOR else 'anchor'} half of slice {i} of image {b}"
                         sym, _, n = reconcile(dec, start, idx_np[b], margins, alternatives, tables, expected, what)
                         sym = sym.reshape(idx_np[b].shape)
                         reconciled += 1
                         tries += n
-                elif checksums is not None:
+                else:
+                    sym = dec.decode(idx_np[b], tables).reshape(idx_np[b].shape)
+                if checksums is not None and not per_half:
                     running[b][i] = symbol_checksum(sym, idx_np[b], running[b][i])
                     if half == NONANCHOR and running[b][i] != checksums[b][i]:
                         raise DesyncError(

@@ -14,7 +14,6 @@ import numpy as np
 import torch
 
 from ..entropy.reconcile import MAX_MARGIN
-from ..layers import ckbd_anchor, ckbd_nonanchor
 
 
 def other_machine(model, relative: float = 0.0, mirror: int = 0, seed: int = 0):
@@ -27,28 +26,26 @@ def other_machine(model, relative: float = 0.0, mirror: int = 0, seed: int = 0):
     bounds = gc.index_boundaries()
     stats = {"flips": 0}
 
-    def hook(half_mask):
-        def perturb(module, inputs, output):
-            scales = output[:, :C]
-            if relative:
-                scales = scales * (1 + relative * (2 * torch.rand(scales.shape, generator=g) - 1)).to(scales)
-            if mirror:
-                idx = gc.build_indexes(scales).cpu().numpy()
-                margins, alt = gc.index_alternatives(scales, idx)
-                used = half_mask(torch.ones_like(scales)).reshape(-1).cpu().numpy() > 0
-                margins = np.where(used, margins, np.inf)
-                flat = scales.reshape(-1).double().cpu().clone()
+    def perturb(module, inputs, output):
+        # The parameter nets run on one checkerboard half, squeezed: every position is coded.
+        scales = output[:, :C]
+        if relative:
+            scales = scales * (1 + relative * (2 * torch.rand(scales.shape, generator=g) - 1)).to(scales)
+        if mirror:
+            for b in range(scales.shape[0]):
+                idx = gc.build_indexes(scales[b]).cpu().numpy()
+                margins, alt = gc.index_alternatives(scales[b], idx)
+                flat = scales[b].reshape(-1).double().cpu().clone()
                 for p in np.argsort(margins, kind="stable")[:mirror]:
                     if margins[p] < MAX_MARGIN:
-                        b = bounds[min(int(idx.reshape(-1)[p]), int(alt[p]))]
-                        flat[p] = b * b / flat[p]  # mirror across the boundary in log space
+                        edge = bounds[min(int(idx.reshape(-1)[p]), int(alt[p]))]
+                        flat[p] = edge * edge / flat[p]  # mirror across the boundary in log space
                         stats["flips"] += 1
-                scales = flat.reshape(scales.shape).to(output)
-            return torch.cat([scales, output[:, C:]], 1)
-
-        return perturb
+                scales = scales.clone()
+                scales[b] = flat.reshape(scales[b].shape).to(output)
+        return torch.cat([scales, output[:, C:]], 1)
 
     for s in other.slices:
-        s.params_anchor.register_forward_hook(hook(ckbd_anchor))
-        s.params_nonanchor.register_forward_hook(hook(ckbd_nonanchor))
+        s.params_anchor.register_forward_hook(perturb)
+        s.params_nonanchor.register_forward_hook(perturb)
     return other, stats
