@@ -32,3 +32,7 @@ cp "$OUT/train/log.csv" "$OUT/train/final.json" "$OUT/"
 if [ "${BENCH:-1}" != 0 ]; then
   timeout "${BENCH_SECONDS:-90}" $PY benchmarks/codec_speed.py --device cuda --model mlicpp-official --size 512x768 2048x2048 --repeat 2 --json "$OUT/bench_gpu_official.json" || true
 fi
+if [ -d "${CROSS_IMAGES:-data/val-copy}" ]; then  # GPU encode → CPU decode (issue #7): decode back home with
+  # python benchmarks/cross_device.py decode --dir <files_at>/cross
+  timeout "${CROSS_SECONDS:-120}" $PY benchmarks/cross_device.py encode --device cuda --images "${CROSS_IMAGES:-data/val-copy}" --out "$OUT/cross" || true
+fi
