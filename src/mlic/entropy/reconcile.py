@@ -67,3 +67,50 @@ def reconcile(decoder, checkpoint, indexes: np.ndarray, margins: np.ndarray, alt
         f"({tries} tries): corrupt data, another model, or arithmetic that differs from the encoder's by more "
         "than floating-point noise"
     )
+
+
+class CheckedDecoder:
+    """One image's y stream, decoded one checkerboard half at a time and checked against the
+    encoder's CRCs: one per half (format 1.1: a failing half is reconciled) or one per slice (format
+    1.0: checked at the end of the slice, no reconciliation), or none (no checking)."""
+
+    def __init__(self, data: bytes, checksums: list[int] | None, num_slices: int, name: str = "the image"):
+        from .coder import StreamDecoder
+
+        if checksums is not None and len(checksums) not in (num_slices, 2 * num_slices):
+            raise ValueError(f"expected {2 * num_slices} checksums (one per half) or {num_slices} (one per slice), got {len(checksums)}")
+        self.stream = StreamDecoder(data)
+        self.checksums = checksums
+        self.per_half = checksums is not None and len(checksums) == 2 * num_slices
+        self._running = [0] * num_slices
+        self.name = name
+        self.reconciled = 0  # halves recovered by reconciliation
+        self.tries = 0  # re-decodes they took
+
+    def decode(self, slice_index: int, nonanchor: bool, indexes: np.ndarray, tables, alternatives) -> np.ndarray:
+        """Symbols of one half. ``alternatives()`` returns (margins, other-side indexes) for the
+        positions of ``indexes``; it is called only when the half needs reconciling."""
+        what = f"{'non-anchor' if nonanchor else 'anchor'} half of slice {slice_index} of {self.name}"
+        if not self.per_half:
+            symbols = self.stream.decode(indexes, tables).reshape(indexes.shape)
+            if self.checksums is not None:
+                crc = self._running[slice_index] = symbol_checksum(symbols, indexes, self._running[slice_index])
+                if nonanchor and crc != self.checksums[slice_index]:
+                    raise DesyncError(
+                        f"slice {slice_index} of {self.name} fails its checksum: the decoder's probabilities differ from the encoder's "
+                        "(corrupt data, another model, or numerics that differ between machines)"
+                    )
+            return symbols
+        expected = self.checksums[2 * slice_index + nonanchor]
+        start = self.stream.checkpoint()
+        try:
+            symbols = self.stream.decode(indexes, tables).reshape(indexes.shape)
+        except DecodeError:  # a wrong index can also make the stream undecodable
+            symbols = None
+        if symbols is not None and symbol_checksum(symbols, indexes) == expected:
+            return symbols
+        margins, other = alternatives()
+        symbols, _, tries = reconcile(self.stream, start, indexes, margins, other, tables, expected, what)
+        self.reconciled += 1
+        self.tries += tries
+        return symbols.reshape(indexes.shape)

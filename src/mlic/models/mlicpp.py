@@ -25,8 +25,7 @@ import torch
 from torch import nn
 
 from ..entropy import EntropyBottleneck, GaussianConditional, StreamDecoder, StreamEncoder, ste_round
-from ..entropy.reconcile import reconcile, symbol_checksum
-from ..errors import DecodeError, DesyncError
+from ..entropy.reconcile import CheckedDecoder, symbol_checksum
 from ..layers import (
     LinearGlobalInterContext,
     LinearGlobalIntraContext,
@@ -453,50 +452,23 @@ class MLICPlusPlus(nn.Module):
             hyper = self._hyper(eb.dequantize(torch.from_numpy(z_symbols).to(device)))
         gc = self.gaussian_conditional
         tables = gc.tables()
-        decoders = [StreamDecoder(s) for s in y_strings]
-        S = self.config.num_slices
-        per_half = checksums is not None and all(len(c) == 2 * S for c in checksums)
-        if checksums is not None and not per_half and not all(len(c) == S for c in checksums):
-            raise ValueError(f"expected {2 * S} checksums (one per half) or {S} (one per slice) per image")
-        running = [[0] * S for _ in range(batch)]  # format 1.0: one CRC chained over both halves
-        reconciled = tries = 0
+        decoders = [CheckedDecoder(s, checksums[b] if checksums is not None else None, self.config.num_slices, f"image {b}")
+                    for b, s in enumerate(y_strings)]  # fmt: skip
 
         def step(i, half, scales_sq, means_sq):
-            nonlocal reconciled, tries
             idx_np = gc.build_indexes(scales_sq).cpu().numpy()
-            decoded = []
-            for b, dec in enumerate(decoders):
-                if per_half:
-                    start = dec.checkpoint()
-                    expected = checksums[b][2 * i + (half == NONANCHOR)]
-                    try:
-                        sym = dec.decode(idx_np[b], tables).reshape(idx_np[b].shape)
-                    except DecodeError:  # a wrong index can also make the stream undecodable
-                        sym = None
-                    if sym is None or symbol_checksum(sym, idx_np[b]) != expected:
-                        margins, alternatives = gc.index_alternatives(scales_sq[b], idx_np[b])
-                        what = f"{'non-anchor' if half == NONANCHOR else 'anchor'} half of slice {i} of image {b}"
-                        sym, _, n = reconcile(dec, start, idx_np[b], margins, alternatives, tables, expected, what)
-                        sym = sym.reshape(idx_np[b].shape)
-                        reconciled += 1
-                        tries += n
-                else:
-                    sym = dec.decode(idx_np[b], tables).reshape(idx_np[b].shape)
-                if checksums is not None and not per_half:
-                    running[b][i] = symbol_checksum(sym, idx_np[b], running[b][i])
-                    if half == NONANCHOR and running[b][i] != checksums[b][i]:
-                        raise DesyncError(
-                            f"slice {i} of image {b} fails its checksum: the decoder's probabilities differ from "
-                            "the encoder's (corrupt data, another model, or numerics that differ between machines)"
-                        )
-                decoded.append(sym)
-            symbols_t = torch.from_numpy(np.stack(decoded)).to(device=device, dtype=means_sq.dtype)
+            symbols = [
+                dec.decode(i, half == NONANCHOR, idx_np[b], tables, lambda b=b: gc.index_alternatives(scales_sq[b], idx_np[b]))
+                for b, dec in enumerate(decoders)
+            ]
+            symbols_t = torch.from_numpy(np.stack(symbols)).to(device=device, dtype=means_sq.dtype)
             return _UNSQUEEZE[half](symbols_t + means_sq)
 
         with symbol_path_threads(device):
             y_hat = self._run_slices(hyper, step)
         gains = self._gains(quality, batch, device)
-        return {"x_hat": self._synthesis(y_hat, gains), "y_hat": y_hat, "reconciled": reconciled, "reconcile_tries": tries}
+        return {"x_hat": self._synthesis(y_hat, gains), "y_hat": y_hat,
+                "reconciled": sum(d.reconciled for d in decoders), "reconcile_tries": sum(d.tries for d in decoders)}  # fmt: skip
 
 
 def _channel_indexes(symbols: torch.Tensor) -> np.ndarray:
