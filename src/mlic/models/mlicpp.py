@@ -273,21 +273,23 @@ class MLICPlusPlus(nn.Module):
             return run_in_strips(net, t, strip, halo, ratio)
 
         if self.transform_precision == "bf16":
-            return run_in_strips(self._bf16_copy(net), x.to(torch.bfloat16), strip, halo, ratio).float()
+            return run_in_strips(self._bf16_copy(net), x.to(torch.bfloat16), strip, halo, ratio).float().contiguous()
         return run(x)
 
     def _bf16_copy(self, net: nn.Module) -> nn.Module:
-        """A bfloat16 copy of ``net``, made once and reused while its weights stay the same.
+        """A bfloat16, channels-last copy of ``net``, made once and reused while its weights stay the same.
 
-        Faster than autocast, which re-casts every weight on every call (measured on g_a of the official
-        configuration at 512×768: 0.84 s against 1.07 s). The copy is not a submodule (not in the
-        state dict); it is rebuilt whenever a parameter or buffer of ``net`` changes (``_version``).
+        Faster than autocast, which re-casts every weight on every call, and channels-last weights let
+        oneDNN skip its reorders (official configuration, 512×768, side by side: g_a 1.21 s with plain
+        bf16 weights, 0.89 s channels-last; g_s 1.44 → 1.24 s; autocast g_a 1.01 s). The copy is not a
+        submodule (not in the state dict); it is rebuilt whenever a parameter or buffer of ``net``
+        changes (``_version``).
         """
         cache = self.__dict__.setdefault("_bf16_cache", {})
         key = tuple((t.data_ptr(), t._version, t.device) for t in [*net.parameters(), *net.buffers()])
         hit = cache.get(id(net))
         if hit is None or hit[0] != key:
-            hit = cache[id(net)] = (key, copy.deepcopy(net).to(torch.bfloat16).eval())
+            hit = cache[id(net)] = (key, copy.deepcopy(net).to(torch.bfloat16).to(memory_format=torch.channels_last).eval())
         return hit[1]
 
     def _analysis(self, x, quality):
