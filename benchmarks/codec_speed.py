@@ -5,9 +5,10 @@ Configurations without trained weights get random weights calibrated to realisti
 that size's own.
 
     python benchmarks/codec_speed.py                          # official configuration, 512×768, CPU
-    python benchmarks/codec_speed.py --device cuda --size 512x768 2048x2048
+    python benchmarks/codec_speed.py --device cuda --size 512x768 2160x3840 --precision fp32 bf16
 """
 import argparse
+import itertools
 import json
 
 import torch
@@ -25,6 +26,7 @@ def main():
     p.add_argument("--device", default="cpu")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--threads", type=int)
+    p.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16"], help="of g_a/g_s; several run side by side")
     p.add_argument("--json")
     a = p.parse_args()
     if a.threads:
@@ -33,12 +35,14 @@ def main():
     dev = torch.cuda.get_device_name() if a.device.startswith("cuda") else f"CPU, {torch.get_num_threads()} threads"
     print(f"model {a.model}, {dev}, torch {torch.__version__}, best of {a.repeat}")
     rows = []
-    for s in a.size:
+    for s, prec in itertools.product(a.size, a.precision):
+        model.transform_precision = prec
         h, w = (int(v) for v in s.lower().split("x"))
         measure(model, h, w, a.device, 1)  # warm-up
         row = measure(model, h, w, a.device, a.repeat)
+        row["precision"] = prec
         rows.append(row)
-        line = f"{h}×{w}: encode {row['encode_s']:.3f} s, decode {row['decode_s']:.3f} s, {row['bpp']:.3f} bpp"
+        line = f"{h}×{w} {prec}: encode {row['encode_s']:.3f} s, decode {row['decode_s']:.3f} s, {row['bpp']:.3f} bpp"
         if "peak_gpu_mib" in row:
             line += f", peak GPU memory {row['peak_gpu_mib']:.0f} MiB"
         if a.device == "cpu" and (h, w) == (512, 768) and a.model == "mlicpp-official":

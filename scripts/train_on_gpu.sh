@@ -6,7 +6,9 @@
 # Needs the training subset made by scripts/make_train_subset.py in data/train-subset (≈40 MB, so
 # it can travel with the working tree). Starts from the shipped weights when they exist. Writes the
 # checkpoint, the exported weights (also split into ≤15 MiB parts for transfer), the log and a
-# GPU speed benchmark of the official configuration into $OUT.
+# GPU speed benchmark of the official configuration (fp32 and bf16, 512×768 and 4K) into $OUT. With the
+# validation images copied to data/val-copy (mkdir -p data/val-copy && cp ../shared/data/val/*/*.png
+# data/val-copy/, ≈ 23 MB) it also encodes them on the GPU for the GPU → CPU decoding check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/gpu}
@@ -30,7 +32,8 @@ $PY -m mlic.train --data "${DATA:-data/train-subset}" --model mlicpp-small "${IN
 split -b 15m -d "$OUT/train/model.safetensors" "$OUT/model.safetensors.part"
 cp "$OUT/train/log.csv" "$OUT/train/final.json" "$OUT/"
 if [ "${BENCH:-1}" != 0 ]; then
-  timeout "${BENCH_SECONDS:-90}" $PY benchmarks/codec_speed.py --device cuda --model mlicpp-official --size 512x768 2048x2048 --repeat 2 --json "$OUT/bench_gpu_official.json" || true
+  timeout "${BENCH_SECONDS:-120}" $PY benchmarks/codec_speed.py --device cuda --model mlicpp-official --size 512x768 2160x3840 \
+    --precision fp32 bf16 --repeat 2 --json "$OUT/bench_gpu_official.json" || true
 fi
 if [ -d "${CROSS_IMAGES:-data/val-copy}" ]; then  # GPU encode → CPU decode (issue #7): decode back home with
   # python benchmarks/cross_device.py decode --dir <files_at>/cross
