@@ -82,21 +82,35 @@ class LocalContext(nn.Module):
         """Context at every position (B×out×H×W), or with ``only="nonanchor"`` just at the non-anchor
         positions, squeezed (B×out×H×W/2): the only ones MEM++ uses, at half the cost. Each position's
         value is computed the same way either way (a window attention around it)."""
+        if only not in (None, "nonanchor"):
+            raise ValueError(f"only must be None or 'nonanchor', got {only!r}")
         b, c, h, w = x.shape
-        k, heads, hd = self.window, self.num_heads, self.head_dim
+        k = self.window
         t = self.norm1(x.reshape(b, c, h * w).transpose(1, 2))
         qkv = self.qkv_proj(t).reshape(b, h, w, 3 * c).permute(0, 3, 1, 2)  # (b, 3c, h, w): q | k | v
-        cells = F.unfold(qkv, k, padding=k // 2)  # (b, 3c·k², h·w)
         mask = window_mask(h, w, k, x.device)
-        if only == "nonanchor":
+        if only is None:
+            out = self._attend(F.unfold(qkv, k, padding=k // 2), mask)  # (b, h·w, out)
+            return out.transpose(1, 2).reshape(b, -1, h, w)
+        if h % 2 or w % 2:  # odd sizes: gather the non-anchor windows from all of them
             positions = _nonanchor_positions(h, w, x.device)
-            cells, mask = cells[:, :, positions], mask[positions]
-            out_hw = (h, w // 2)
-        elif only is None:
-            out_hw = (h, w)
-        else:
-            raise ValueError(f"only must be None or 'nonanchor', got {only!r}")
-        n = cells.shape[-1]
+            out = self._attend(F.unfold(qkv, k, padding=k // 2)[:, :, positions], mask[positions])
+            return out.transpose(1, 2).reshape(b, -1, h, w // 2)
+        # Non-anchors are the centres (2i, 2j) and (2i+1, 2j+1): two stride-2 unfolds that build only
+        # the windows needed (a quarter of the full unfold each), then interleave their rows the way
+        # squeeze_nonanchor packs them (row 2i from the first, row 2i+1 from the second).
+        padded = F.pad(qkv, (k // 2,) * 4)
+        halves = []
+        for parity in (0, 1):
+            cells = F.unfold(padded[:, :, parity:, parity:], k, stride=2)  # (b, 3c·k², h/2·w/2)
+            out = self._attend(cells, mask[_parity_positions(h, w, parity, x.device)])
+            halves.append(out.transpose(1, 2).reshape(b, -1, h // 2, w // 2))
+        return torch.stack(halves, dim=3).reshape(b, -1, h, w // 2)
+
+    def _attend(self, cells: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Window self-attention, then fusion of each window into one vector: (b, 3c·k², n) → (b, n, out)."""
+        b, n = cells.shape[0], cells.shape[-1]
+        k, c, heads, hd = self.window, self.dim, self.num_heads, self.head_dim
         cells = cells.transpose(1, 2).reshape(b, n, 3, hd, heads, k * k)
         # Input channel c belongs to head c % heads (channel-interleaved split).
         q, kk, v = (cells[:, :, i].permute(0, 1, 3, 4, 2) for i in range(3))  # (b, n, heads, k², hd)
@@ -110,8 +124,7 @@ class LocalContext(nn.Module):
         out = out.reshape(b, n, heads, k, k, hd).permute(0, 1, 2, 5, 3, 4).reshape(b * n, c, k, k)
         out = self.fusion(out).reshape(b, n, -1)
         out = self.proj(out)
-        out = out + self.mlp(self.norm2(out))
-        return out.transpose(1, 2).reshape(b, -1, *out_hw)
+        return out + self.mlp(self.norm2(out))
 
 
 @lru_cache(maxsize=16)
@@ -122,6 +135,17 @@ def _nonanchor_positions_cpu(height: int, width: int) -> torch.Tensor:
 
 def _nonanchor_positions(height: int, width: int, device) -> torch.Tensor:
     return _nonanchor_positions_cpu(height, width).to(device)
+
+
+@lru_cache(maxsize=16)
+def _parity_positions_cpu(height: int, width: int, parity: int) -> torch.Tensor:
+    """Flat indexes of the positions (2i + parity, 2j + parity), row-major."""
+    grid = torch.arange(height * width).view(height, width)
+    return grid[parity::2, parity::2].reshape(-1)
+
+
+def _parity_positions(height: int, width: int, parity: int, device) -> torch.Tensor:
+    return _parity_positions_cpu(height, width, parity).to(device)
 
 
 def _qkv_branch(dim: int) -> nn.Sequential:
