@@ -240,6 +240,6 @@ def test_format_1_0_files_still_decode():
     assert np.abs(decoded - reference).max() <= 1  # g_s is multi-threaded: a rare pixel may move one level
 
 
-def test_files_are_written_in_format_1_1(model):
+def test_files_are_written_in_format_2_0(model):
     data = mlic.encode_image(_image(64, 64), 3, model)
-    assert mlic.read_info(data)["format_version"] == "1.1"
+    assert mlic.read_info(data)["format_version"] == "2.0"

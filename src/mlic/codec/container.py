@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from ..errors import FormatError, LimitExceededError, UnsupportedVersionError
 
 MAGIC = b"\x89MLIC\r\n\x1a"  # PNG-style: catches text-mode mangling and non-mlic files
-# 1.1: one symbol CRC per checkerboard half (decoders reconcile uncertain table indexes).
-# 1.0 (still read): one CRC per slice.
-VERSION_MAJOR, VERSION_MINOR = 1, 1
+# 2.0: one symbol CRC per checkerboard half (decoders reconcile uncertain table indexes). A new major
+# version because 1.x readers cannot decode it (they would report corrupt checksums); they now say
+# "upgrade mlic" instead. 1.0 (still read): one CRC per slice.
+VERSION_MAJOR, VERSION_MINOR = 2, 0
 MODES = ("L", "LA", "RGB", "RGBA")
 PAD_MODES = ("replicate", "reflect", "constant")
 MAX_HEADER_BYTES = 1 << 24
@@ -159,7 +160,7 @@ class Container:
 
     @property
     def checksums_per_tile(self) -> int:
-        return self.header.num_slices * (1 if self.version < (1, 1) else 2)
+        return self.header.num_slices * (1 if self.version < (2, 0) else 2)
 
     def to_bytes(self) -> bytes:
         head = bytes([VERSION_MAJOR, VERSION_MINOR]) + struct.pack(">I", len(hb := self.header.pack())) + hb
@@ -190,7 +191,7 @@ def _parse_header(data: bytes, max_pixels: int) -> tuple[Header, int, tuple[int,
     pos = len(MAGIC)
     major, minor = data[pos], data[pos + 1]
     if major > VERSION_MAJOR:
-        raise UnsupportedVersionError(f"file uses .mlic format {major}.{minor}; this mlic reads format {VERSION_MAJOR}.x only — upgrade mlic")
+        raise UnsupportedVersionError(f"file uses .mlic format {major}.{minor}; this mlic reads formats 1.x and {VERSION_MAJOR}.x — upgrade mlic")
     if major < 1:
         raise FormatError(f"invalid format version {major}.{minor}")
     (hlen,) = struct.unpack_from(">I", data, pos + 2)

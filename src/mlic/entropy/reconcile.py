@@ -5,7 +5,7 @@ thread count or a GPU round differently in the last bits (we measure |Δ ln σ| 
 a σ that lands that close to a table-index decision boundary can get the other index. One wrong
 index desynchronizes the rANS stream: everything after it is garbage.
 
-A format-1.1 file stores a CRC32 of each checkerboard half's (symbols, indexes). When a half fails its
+A format-2 file stores a CRC32 of each checkerboard half's (symbols, indexes). When a half fails its
 CRC, the decoder knows exactly which decisions it can have got wrong: the σ nearest to a boundary.
 It re-decodes the half with the index of the other side for subsets of the closest candidates,
 closest first, until the CRC matches. The search is bounded (at most ``MAX_CANDIDATES`` positions
@@ -71,7 +71,7 @@ def reconcile(decoder, checkpoint, indexes: np.ndarray, margins: np.ndarray, alt
 
 class CheckedDecoder:
     """One image's y stream, decoded one checkerboard half at a time and checked against the
-    encoder's CRCs: one per half (format 1.1: a failing half is reconciled) or one per slice (format
+    encoder's CRCs: one per half (format 2: a failing half is reconciled) or one per slice (format
     1.0: checked at the end of the slice, no reconciliation), or none (no checking)."""
 
     def __init__(self, data: bytes, checksums: list[int] | None, num_slices: int, name: str = "the image"):
