@@ -65,14 +65,22 @@ class GaussianConditional(TableBuffers, nn.Module):
         return self.scale_table.detach().double().cpu()[:-1].clone()
 
     def build_indexes(self, scales: torch.Tensor) -> torch.Tensor:
-        """Table index per σ: the first table scale ≥ max(σ, bound), else the last."""
+        """Table index per σ: the first table scale ≥ max(σ, bound), else the last.
+
+        Decided in float32 whatever the dtype of ``scales`` (a float64 decoder must decide like a
+        float32 encoder), and without clamping σ to the bound: the bound is the first table scale, so
+        σ ≤ bound gets index 0 either way, while clamping a float64 σ to the float64 0.11 would put it
+        above the float32 table scale 0.1099999994 and give index 1.
+        """
         bounds = self.index_boundaries().float().to(scales.device)
-        return torch.searchsorted(bounds, scales.contiguous()).int()
+        return torch.searchsorted(bounds, scales.float().contiguous()).int()
 
     def index_alternatives(self, scales: torch.Tensor, indexes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each σ: its distance to the nearest decision boundary (|Δ ln σ|) and the index on the
         other side of that boundary. Lets a decoder whose arithmetic differs in the last bits from the
         encoder's find the few σ whose index it may have decided differently."""
+        # σ itself, not max(σ, bound): with the bound equal to t₀ (as always here) a σ far below the
+        # bound is far from every boundary, and clamping would make all of them look uncertain.
         s = scales.detach().double().cpu().reshape(-1).numpy()
         idx = np.asarray(indexes, dtype=np.int64).reshape(-1)
         bounds = self.index_boundaries().numpy()
