@@ -71,8 +71,8 @@ def symbol_path_threads(device: torch.device):
     2-core machines the pinning then costs nothing (one thread cost +30 % on the official model).
     """
     if device.type == "cuda":
-        # TF32 (on by default for cuDNN convolutions) rounds inputs to 10 mantissa bits: σ would differ
-        # from a CPU's by ~1e-3, far beyond what index reconciliation tolerates. Plain fp32 there.
+        # TF32 (on by default for cuDNN convolutions) rounds inputs to 10 mantissa bits (relative error
+        # ~1e-3), far beyond the 1e-4 in ln σ that index reconciliation tolerates. Plain fp32 there.
         saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
         torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
         try:
