@@ -40,3 +40,16 @@ def test_thread_count_and_process_do_not_change_the_bitstream_or_decoding(tmp_pa
     # Latents are identical; g_s runs multi-threaded, so a rare pixel may differ by one level.
     assert np.abs(one - two).max() <= 1
     assert (one != two).mean() < 1e-3
+
+
+def test_symbol_path_on_cuda_runs_without_tf32():
+    """TF32 would move σ far beyond what index reconciliation tolerates; the flags are restored after.
+    (Only sets backend flags, so it runs without a GPU.)"""
+    import torch
+
+    from mlic.models.mlicpp import symbol_path_threads
+
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    with symbol_path_threads(torch.device("cuda")):
+        assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+    assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == before
