@@ -49,6 +49,15 @@ def test_encode_decode_info(tmp_path, images, weights, capsys):
     assert main(["decode", str(mlic_file), "--model", weights, "-o", str(out), "--force"]) == 0
 
 
+def test_tile_limit_on_the_command_line(tmp_path, images, weights, capsys):
+    src = images[0]
+    assert main(["encode", str(src), "--model", weights, "-q", "2", "-o", str(tmp_path / "a.mlic")]) == 0
+    out = tmp_path / "a.png"
+    assert main(["decode", str(tmp_path / "a.mlic"), "--model", weights, "-o", str(out), "--max-tile-pixels", "100"]) == 1
+    assert "per tile" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_batch_continues_after_failures(tmp_path, images, weights, capsys):
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"not a png")

@@ -28,6 +28,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--threads", type=int, help="CPU threads")
     p.add_argument("--max-pixels", type=int, default=None, help="refuse images larger than this many pixels")
+    p.add_argument("--max-tile-pixels", type=int, default=None,
+                   help="refuse tiles larger than this many pixels (bounds memory; default 4096×4096)")
     p.add_argument("--precision", choices=["fp32", "bf16"], help="precision of g_a/g_s (files stay compatible either way)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
 
@@ -113,6 +115,8 @@ def _setup(args) -> None:
 
 def _limits(args) -> dict:
     kw = {"max_pixels": args.max_pixels} if getattr(args, "max_pixels", None) else {}
+    if getattr(args, "max_tile_pixels", None):
+        kw["max_tile_pixels"] = args.max_tile_pixels
     if getattr(args, "precision", None):
         kw["precision"] = args.precision
     return kw

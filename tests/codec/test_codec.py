@@ -164,6 +164,23 @@ def test_oversize_is_refused_before_decoding(model, tmp_path):
         mlic.encode_image(bomb, 3, model, max_pixels=100_000_000)
 
 
+def test_tile_area_bounds_memory_and_is_checked_before_decoding(model, monkeypatch):
+    """A small file can declare one huge tile (latents that are all zero cost almost nothing), which
+    would need tens of GB to decode: the per-tile limit refuses it before any model is loaded."""
+    data = mlic.encode_image(_image(128, 128), 3, model, tile_size=128)
+    with pytest.raises(LimitExceededError, match="per tile"):
+        mlic.encode_image(_image(128, 128), 3, model, tile_size=128, max_tile_pixels=128 * 127)
+    monkeypatch.setattr(mlic.codec.api, "_model_for", lambda *a: pytest.fail("decoding started"))
+    with pytest.raises(LimitExceededError, match="128×128"):
+        mlic.decode_image(data, model, max_tile_pixels=10_000)
+    # The header of a 16384×16384 single-tile image is within max_pixels (2^28) but not the tile limit.
+    header = fmt.Header("test-tiny", b"\0" * 16, 3.0, 16384, 16384, tile_size=16384)
+    assert header.width * header.height <= fmt.DEFAULT_MAX_PIXELS
+    with pytest.raises(LimitExceededError):
+        header.check_tile_limit(fmt.DEFAULT_MAX_TILE_PIXELS)
+    fmt.Header("test-tiny", b"\0" * 16, 3.0, 16384, 16384, tile_size=4096).check_tile_limit(fmt.DEFAULT_MAX_TILE_PIXELS)
+
+
 def test_bad_inputs(tmp_path, model):
     empty = tmp_path / "empty.png"
     empty.write_bytes(b"")

@@ -68,6 +68,7 @@ def encode_image(
     tile_size: int = DEFAULT_TILE_SIZE,
     pad_mode: str = DEFAULT_PAD_MODE,
     max_pixels: int = fmt.DEFAULT_MAX_PIXELS,
+    max_tile_pixels: int = fmt.DEFAULT_MAX_TILE_PIXELS,
     device: str | torch.device = "cpu",
     precision: str | None = None,
 ) -> bytes:
@@ -75,12 +76,12 @@ def encode_image(
 
     ``quality`` is a real number in [1, 6] for variable-rate models (default 4) and must be None for
     fixed-rate ones. Large images are coded as independent tiles of ``tile_size`` pixels so memory
-    stays bounded. ``precision`` ("fp32" or "bf16") applies to the analysis transform only; either
+    stays bounded (a tile larger than ``max_tile_pixels`` is refused). ``precision`` ("fp32" or "bf16") applies to the analysis transform only; either
     way the file decodes with any decoder.
     """
     net = get_model(model, device)
     with _precision(net, precision):
-        return _encode(net, image, quality, tile_size, pad_mode, max_pixels)
+        return _encode(net, image, quality, tile_size, pad_mode, max_pixels, max_tile_pixels)
 
 
 @contextlib.contextmanager
@@ -98,7 +99,7 @@ def _precision(net: MLICPlusPlus, precision: str | None):
         net.transform_precision = before
 
 
-def _encode(net, image, quality, tile_size, pad_mode, max_pixels) -> bytes:
+def _encode(net, image, quality, tile_size, pad_mode, max_pixels, max_tile_pixels) -> bytes:
     if tile_size < fmt.TILE_MULTIPLE or tile_size % fmt.TILE_MULTIPLE:
         raise ValueError(f"tile size must be a positive multiple of {fmt.TILE_MULTIPLE}")
     if pad_mode not in fmt.PAD_MODES:
@@ -117,6 +118,7 @@ def _encode(net, image, quality, tile_size, pad_mode, max_pixels) -> bytes:
         height=prepared.height, mode=prepared.mode, bit_depth=prepared.bit_depth, pad_mode=pad_mode,
         tile_size=tile_size, num_slices=net.config.num_slices, icc_profile=prepared.icc_profile,
     )  # fmt: skip
+    header.check_tile_limit(max_tile_pixels)
     out = fmt.Container(header)
     dev = next(net.parameters()).device
     for index in range(header.num_tiles):
@@ -148,7 +150,8 @@ def _model_for(header: fmt.Header, model, device) -> MLICPlusPlus:
 
 
 def decode_image(data_or_path, model: MLICPlusPlus | str | None = None, *, max_pixels: int = fmt.DEFAULT_MAX_PIXELS,
-                 device: str | torch.device = "cpu", precision: str | None = None):  # fmt: skip
+                 max_tile_pixels: int = fmt.DEFAULT_MAX_TILE_PIXELS, device: str | torch.device = "cpu",
+                 precision: str | None = None):  # fmt: skip
     """Decode ``.mlic`` bytes or a path into a ``PIL.Image.Image`` (mode, alpha and ICC restored).
 
     ``precision`` ("fp32" or "bf16") applies to the synthesis transform only (the decoded latents are
@@ -157,6 +160,7 @@ def decode_image(data_or_path, model: MLICPlusPlus | str | None = None, *, max_p
     data = _read_bytes(data_or_path)
     c = fmt.parse(data, max_pixels)
     h = c.header
+    h.check_tile_limit(max_tile_pixels)  # before the model is even loaded
     net = _model_for(h, model, device)
     with _precision(net, precision):
         return _decode(net, c)

@@ -21,6 +21,10 @@ MODES = ("L", "LA", "RGB", "RGBA")
 PAD_MODES = ("replicate", "reflect", "constant")
 MAX_HEADER_BYTES = 1 << 24
 DEFAULT_MAX_PIXELS = 1 << 28  # 268 MP: far beyond any camera, far below an absurd allocation
+# Memory is held one tile at a time, so the tile area is what bounds it. The default allows tiles up
+# to 4096×4096 (the shipped model's measured peak there is in the README); a file whose header
+# declares larger tiles is refused before anything is decoded.
+DEFAULT_MAX_TILE_PIXELS = 4096 * 4096
 TILE_MULTIPLE = 64
 
 _FIXED = struct.Struct(">16sfIIBBBIB")  # model id, quality, width, height, mode, depth, pad, tile, slices
@@ -55,6 +59,19 @@ class Header:
     @property
     def num_tiles(self) -> int:
         return self.tiles_x * self.tiles_y
+
+    @property
+    def tile_pixels(self) -> int:
+        """Pixels of the largest tile (what bounds decoding memory)."""
+        return min(self.tile_size, self.width) * min(self.tile_size, self.height)
+
+    def check_tile_limit(self, max_tile_pixels: int) -> None:
+        if self.tile_pixels > max_tile_pixels:
+            tw, th = min(self.tile_size, self.width), min(self.tile_size, self.height)
+            raise LimitExceededError(
+                f"tiles of {tw}×{th} = {tw * th:,} pixels exceed the limit of {max_tile_pixels:,} pixels per tile, which "
+                "bounds memory (see --max-tile-pixels)"
+            )
 
     def tile_box(self, index: int) -> tuple[int, int, int, int]:
         """(left, top, right, bottom) of tile ``index`` (row-major)."""
