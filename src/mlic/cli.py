@@ -30,7 +30,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-pixels", type=int, default=None, help="refuse images larger than this many pixels")
     p.add_argument("--max-tile-pixels", type=int, default=None,
                    help="refuse tiles larger than this many pixels (bounds memory; default 4096×4096)")
-    p.add_argument("--precision", choices=["fp32", "bf16"], help="precision of g_a/g_s (files stay compatible either way)")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"],
+                   help="precision of g_a/g_s: auto (default) = bf16 where the CPU/GPU has it natively, fp32 = the exact "
+                        "reference path (files stay compatible either way)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
@@ -303,7 +305,8 @@ def cmd_eval(args) -> int:
             raise CliError(f"--qualities expects CODEC=Q1,Q2,..., got {item!r}")
         qualities[name] = [float(v) if name in ("mlic", "jxl") else int(float(v)) for v in values.split(",")]
     codecs = [c.strip() for c in args.codecs.split(",") if c.strip()]
-    res = evaluate(args.dataset, args.output, codecs, qualities, args.model, args.workers, args.device, args.limit)
+    res = evaluate(args.dataset, args.output, codecs, qualities, args.model, args.workers, args.device, args.limit,
+                   precision=args.precision or "auto")
     print(format_bd_table(res["summary"]["bd"]))
     if args.plot:
         from .evaluate.plot import plot_rd

@@ -252,11 +252,20 @@ def test_format_1_0_files_still_decode():
     data_dir = Path(__file__).parents[1] / "data"
     data = (data_dir / "flower-crop-v1.0.mlic").read_bytes()
     assert mlic.read_info(data)["format_version"] == "1.0"
-    decoded = np.asarray(mlic.decode_image(data), dtype=int)
-    reference = np.asarray(Image.open(data_dir / "flower-crop-v1.0.decoded.png"), dtype=int)
+    decoded = np.asarray(mlic.decode_image(data, precision="fp32"), dtype=int)
+    reference = np.asarray(Image.open(data_dir / "flower-crop-v1.0.decoded.png"), dtype=int)  # fp32 decode
     assert np.abs(decoded - reference).max() <= 1  # g_s is multi-threaded: a rare pixel may move one level
 
 
 def test_files_are_written_in_format_2_0(model):
     data = mlic.encode_image(_image(64, 64), 3, model)
     assert mlic.read_info(data)["format_version"] == "2.0"
+
+
+def test_auto_precision_is_what_the_hardware_runs_natively(model):
+    from mlic.models.mlicpp import fast_precision
+
+    assert fast_precision("cpu") in ("fp32", "bf16")
+    im = _image(64, 64)
+    assert mlic.encode_image(im, 3, model) == mlic.encode_image(im, 3, model, precision=fast_precision("cpu"))
+    assert model.transform_precision == "fp32"  # the model-level default stays the exact path

@@ -12,6 +12,7 @@ import torch
 
 from ..errors import FormatError, MlicError, ModelMismatchError, ModelNotFoundError
 from ..models import DEFAULT_MODEL, MLICPlusPlus, load_model, model_fingerprint
+from ..models.mlicpp import fast_precision
 from . import container as fmt
 from .image import MlicWarning, build_output, decode_alpha, encode_alpha, pad_to_multiple, prepare, to_tensor, to_uint8
 
@@ -70,14 +71,15 @@ def encode_image(
     max_pixels: int = fmt.DEFAULT_MAX_PIXELS,
     max_tile_pixels: int = fmt.DEFAULT_MAX_TILE_PIXELS,
     device: str | torch.device = "cpu",
-    precision: str | None = None,
+    precision: str | None = "auto",
 ) -> bytes:
     """Compress an image (path, bytes or ``PIL.Image``) into ``.mlic`` bytes.
 
     ``quality`` is a real number in [1, 6] for variable-rate models (default 4) and must be None for
     fixed-rate ones. Large images are coded as independent tiles of ``tile_size`` pixels so memory
-    stays bounded (a tile larger than ``max_tile_pixels`` is refused). ``precision`` ("fp32" or "bf16") applies to the analysis transform only; either
-    way the file decodes with any decoder.
+    stays bounded (a tile larger than ``max_tile_pixels`` is refused). ``precision`` ("auto", "fp32"
+    or "bf16"; auto = bf16 where the hardware computes it natively) applies to the analysis transform
+    only; either way the file decodes with any decoder.
     """
     net = get_model(model, device)
     with _precision(net, precision):
@@ -86,11 +88,15 @@ def encode_image(
 
 @contextlib.contextmanager
 def _precision(net: MLICPlusPlus, precision: str | None):
+    """Run with g_a/g_s in ``precision``; None keeps the model's own setting, "auto" picks bf16 where
+    the hardware computes it natively (same decoded latents either way)."""
     if precision is None:
         yield
         return
+    if precision == "auto":
+        precision = fast_precision(next(net.parameters()).device)
     if precision not in ("fp32", "bf16"):
-        raise ValueError(f"precision must be 'fp32' or 'bf16', not {precision!r}")
+        raise ValueError(f"precision must be 'auto', 'fp32' or 'bf16', not {precision!r}")
     before = net.transform_precision
     net.transform_precision = precision
     try:
@@ -151,11 +157,12 @@ def _model_for(header: fmt.Header, model, device) -> MLICPlusPlus:
 
 def decode_image(data_or_path, model: MLICPlusPlus | str | None = None, *, max_pixels: int = fmt.DEFAULT_MAX_PIXELS,
                  max_tile_pixels: int = fmt.DEFAULT_MAX_TILE_PIXELS, device: str | torch.device = "cpu",
-                 precision: str | None = None):  # fmt: skip
+                 precision: str | None = "auto"):  # fmt: skip
     """Decode ``.mlic`` bytes or a path into a ``PIL.Image.Image`` (mode, alpha and ICC restored).
 
-    ``precision`` ("fp32" or "bf16") applies to the synthesis transform only (the decoded latents are
-    the same either way; the pixels may differ in the last level).
+    ``precision`` ("auto", "fp32" or "bf16"; auto = bf16 where the hardware computes it natively)
+    applies to the synthesis transform only (the decoded latents are the same either way; the pixels
+    may differ in the last level).
     """
     data = _read_bytes(data_or_path)
     c = fmt.parse(data, max_pixels)

@@ -86,10 +86,14 @@ def _sha(path: Path) -> str:
 
 
 def evaluate(dataset, output, codecs=ALL_CODECS, qualities: dict | None = None, model=None, workers: int = 1,
-             device: str = "cpu", limit: int | None = None, progress: bool = True) -> dict:  # fmt: skip
-    """Run the evaluation; writes ``per_image.csv``, one ``<codec>.json`` per codec and ``summary.json``."""
+             device: str = "cpu", limit: int | None = None, progress: bool = True, precision: str = "auto") -> dict:  # fmt: skip
+    """Run the evaluation; writes ``per_image.csv``, one ``<codec>.json`` per codec and ``summary.json``.
+
+    ``precision`` is that of g_a/g_s for mlic ("auto" resolves to what this machine runs natively);
+    it is part of the cache key and of the result's description."""
     from ..codec import decode_image, encode_image, get_model
     from ..models import model_fingerprint
+    from ..models.mlicpp import fast_precision
     from .classical import CODECS
 
     output = Path(output)
@@ -138,20 +142,22 @@ def evaluate(dataset, output, codecs=ALL_CODECS, qualities: dict | None = None, 
     if "mlic" in codecs:
         net = get_model(model, device)
         ident = model_fingerprint(net).hex()
+        if precision == "auto":
+            precision = fast_precision(device)
         qs = tuple(qualities.get("mlic", range(1, net.config.num_rates + 1) if net.variable_rate else [None]))
-        descriptions["mlic"] = f"mlic {getattr(net, 'name', 'custom')} (id {ident}), real .mlic files, device {device}"
+        descriptions["mlic"] = f"mlic {getattr(net, 'name', 'custom')} (id {ident}), real .mlic files, device {device}, transforms {precision}"
         for p in tqdm(images, desc="mlic", disable=not progress, dynamic_ncols=True):
             rgb = None
             for q in qs:
-                key = f"mlic|{ident}|{q}|{hashes[p]}"
+                key = f"mlic|{ident}|{precision}|{q}|{hashes[p]}"
                 row = cache.get(key)
                 if row is None:
                     if rgb is None:
                         rgb = _load_rgb(p)
                     t0 = time.perf_counter()
-                    data = encode_image(Image.fromarray(rgb), q, net, device=device)
+                    data = encode_image(Image.fromarray(rgb), q, net, device=device, precision=precision)
                     t1 = time.perf_counter()
-                    out = np.asarray(decode_image(data, net, device=device).convert("RGB"))
+                    out = np.asarray(decode_image(data, net, device=device, precision=precision).convert("RGB"))
                     t2 = time.perf_counter()
                     row = _row("mlic", q, p, rgb, {"bytes": len(data), "decoded": out, "encoding_time": t1 - t0, "decoding_time": t2 - t1})
                     cache.put(key, row)

@@ -91,6 +91,20 @@ def symbol_path_threads(device: torch.device):
         torch.set_num_threads(before)
 
 
+def fast_precision(device) -> str:
+    """"bf16" where the hardware computes bfloat16 natively (oneDNN's check on CPU: AVX512-BF16 or AMX;
+    ``torch.cuda.is_bf16_supported()`` on GPU), else "fp32": emulated bf16 would be slower than fp32."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    if device.type == "cpu":
+        try:
+            return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+        except (AttributeError, RuntimeError):
+            return "fp32"
+    return "fp32"
+
+
 #: The six official MSE rate points (qualities 1..6), λ of ``λ·255²·MSE + bpp``.
 RATE_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483)
 
@@ -253,7 +267,8 @@ class MLICPlusPlus(nn.Module):
         log_ig = self.log_inv_gain[lo] * (1 - t) + self.log_inv_gain[hi] * t
         return log_g.exp()[..., None, None], log_ig.exp()[..., None, None]
 
-    #: Precision of g_a and g_s in eval mode: "fp32" (exact reference path) or "bf16". Neither
+    #: Precision of g_a and g_s in eval mode: "fp32" (exact reference path) or "bf16" (see
+    #: :func:`fast_precision` for what the high-level API picks by default). Neither
     #: transform decides a probability, so bf16 keeps every bitstream decodable by an fp32 decoder
     #: and vice versa; it only changes which (valid) latents the encoder picks and the last bits of x̂.
     transform_precision: str = "fp32"
