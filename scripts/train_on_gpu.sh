@@ -32,10 +32,10 @@ $PY -m mlic.train --data "${DATA:-data/train-subset}" --model mlicpp-small "${IN
 split -b 15m -d "$OUT/train/model.safetensors" "$OUT/model.safetensors.part"
 cp "$OUT/train/log.csv" "$OUT/train/final.json" "$OUT/"
 if [ "${BENCH:-1}" != 0 ]; then
-  timeout "${BENCH_SECONDS:-120}" $PY benchmarks/codec_speed.py --device cuda --model mlicpp-official --size 512x768 2160x3840 \
+  timeout "${BENCH_SECONDS:-120}" $PY benchmarks/codec_speed.py --device "${DEVICE:-cuda}" --model mlicpp-official --size 512x768 2160x3840 \
     --precision fp32 bf16 --repeat 2 --json "$OUT/bench_gpu_official.json" || true
 fi
 if [ -d "${CROSS_IMAGES:-data/val-copy}" ]; then  # GPU encode → CPU decode (issue #7): decode back home with
   # python benchmarks/cross_device.py decode --dir <files_at>/cross
-  timeout "${CROSS_SECONDS:-120}" $PY benchmarks/cross_device.py encode --device cuda --images "${CROSS_IMAGES:-data/val-copy}" --out "$OUT/cross" || true
+  timeout "${CROSS_SECONDS:-120}" $PY benchmarks/cross_device.py encode --device "${DEVICE:-cuda}" --images "${CROSS_IMAGES:-data/val-copy}" --out "$OUT/cross" || true
 fi
