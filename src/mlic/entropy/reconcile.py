@@ -90,7 +90,6 @@ class CheckedDecoder:
     def decode(self, slice_index: int, nonanchor: bool, indexes: np.ndarray, tables, alternatives) -> np.ndarray:
         """Symbols of one half. ``alternatives()`` returns (margins, other-side indexes) for the
         positions of ``indexes``; it is called only when the half needs reconciling."""
-        what = f"{'non-anchor' if nonanchor else 'anchor'} half of slice {slice_index} of {self.name}"
         if not self.per_half:
             symbols = self.stream.decode(indexes, tables).reshape(indexes.shape)
             if self.checksums is not None:
@@ -110,6 +109,7 @@ class CheckedDecoder:
         if symbols is not None and symbol_checksum(symbols, indexes) == expected:
             return symbols
         margins, other = alternatives()
+        what = f"{'non-anchor' if nonanchor else 'anchor'} half of slice {slice_index} of {self.name}"
         symbols, _, tries = reconcile(self.stream, start, indexes, margins, other, tables, expected, what)
         self.reconciled += 1
         self.tries += tries
