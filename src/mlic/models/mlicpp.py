@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import math
 from typing import Callable
 
@@ -92,17 +93,32 @@ def symbol_path_threads(device: torch.device):
 
 
 def fast_precision(device) -> str:
-    """"bf16" where the hardware computes bfloat16 natively (oneDNN's check on CPU: AVX512-BF16 or AMX;
-    ``torch.cuda.is_bf16_supported()`` on GPU), else "fp32": emulated bf16 would be slower than fp32."""
+    """"bf16" where the hardware computes bfloat16 natively, else "fp32" (emulated bf16 can be slower).
+
+    GPU: ``torch.cuda.is_bf16_supported()``. CPU: the AVX512-BF16 or AMX-BF16 instructions, read from
+    /proc/cpuinfo (oneDNN's own check also accepts plain AVX-512, where bf16 is emulated); other
+    systems keep fp32.
+    """
     device = torch.device(device)
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     if device.type == "cpu":
-        try:
-            return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
-        except (AttributeError, RuntimeError):
-            return "fp32"
+        return "bf16" if _cpu_has_native_bf16() else "fp32"
     return "fp32"
+
+
+@functools.lru_cache(maxsize=1)
+def _cpu_has_native_bf16() -> bool:
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = set(f.read().split())
+    except OSError:
+        return False
+    try:
+        onednn = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        onednn = False
+    return onednn and bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
 #: The six official MSE rate points (qualities 1..6), λ of ``λ·255²·MSE + bpp``.
