@@ -13,7 +13,7 @@ import json
 
 import torch
 
-from mlic.evaluate.bench import measure, nontrivial_model
+from mlic.evaluate.bench import measure, nontrivial_model, parse_size
 
 # The official code on this 2-core CPU, quiet machine, float32 (issue #2).
 OFFICIAL_CPU_512x768 = {"encode_s": 3.2, "decode_s": 4.0}
@@ -37,9 +37,8 @@ def main():
     rows = []
     for s, prec in itertools.product(a.size, a.precision):
         model.transform_precision = prec
-        h, w = (int(v) for v in s.lower().split("x"))
-        measure(model, h, w, a.device, 1)  # warm-up
-        row = measure(model, h, w, a.device, a.repeat)
+        h, w = parse_size(s)
+        row = measure(model, h, w, a.device, a.repeat, warmup=True)
         row["precision"] = prec
         rows.append(row)
         line = f"{h}×{w} {prec}: encode {row['encode_s']:.3f} s, decode {row['decode_s']:.3f} s, {row['bpp']:.3f} bpp"

@@ -9,9 +9,8 @@ import argparse
 import collections
 import time
 
-import torch
 
-from mlic.evaluate.bench import nontrivial_model
+from mlic.evaluate.bench import nontrivial_model, parse_size, smooth_input
 
 
 def main():
@@ -42,9 +41,7 @@ def main():
             mod.register_forward_pre_hook(pre)
             mod.register_forward_hook(post)
     # g_a/g_s in bf16 run as cached copies (no hooks): their time is what the rest leaves.
-    h, w = (int(v) for v in a.size.lower().split("x"))
-    torch.manual_seed(1)
-    x = torch.nn.functional.interpolate(torch.rand(1, 3, h // 32, w // 32), size=(h, w), mode="bilinear")
+    x = smooth_input(*parse_size(a.size))
     q = 4.0 if model.variable_rate else None
     enc = model.compress(x, q)  # warm-up
     for label, run in (("encode", lambda: model.compress(x, q)), ("decode", lambda: model.decompress(enc["strings"], enc["shape"], q))):

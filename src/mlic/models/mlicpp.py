@@ -299,13 +299,9 @@ class MLICPlusPlus(nn.Module):
             return net(x)
         strip, halo = self.g_a_strips if net is self.g_a else self.g_s_strips
         ratio = 1 / STRIDE_Y if net is self.g_a else STRIDE_Y
-
-        def run(t):
-            return run_in_strips(net, t, strip, halo, ratio)
-
         if self.transform_precision == "bf16":
             return run_in_strips(self._bf16_copy(net), x.to(torch.bfloat16), strip, halo, ratio).float().contiguous()
-        return run(x)
+        return run_in_strips(net, x, strip, halo, ratio)
 
     def _bf16_copy(self, net: nn.Module) -> nn.Module:
         """A bfloat16, channels-last copy of ``net``, made once and reused while its weights stay the same.
@@ -345,7 +341,8 @@ class MLICPlusPlus(nn.Module):
                 previous = torch.cat(decoded, 1)
                 inter = s.inter_context(previous)
                 channel = s.channel_context(previous)
-                shared = {h: _SQUEEZE[h](torch.cat([inter, channel], 1)) for h in (ANCHOR, NONANCHOR)}
+                both = torch.cat([inter, channel], 1)
+                shared = {h: _SQUEEZE[h](both) for h in (ANCHOR, NONANCHOR)}
                 params = s.params_anchor(torch.cat([shared[ANCHOR], hyper_half[ANCHOR]], 1))
             else:
                 params = s.params_anchor(hyper_half[ANCHOR])
