@@ -188,6 +188,16 @@ def _message(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _check_target(src: str, dst: str, force: bool) -> None:
+    """Never overwrite without --force, and never the input itself."""
+    if dst == "-" or not os.path.exists(dst):
+        return
+    if not force:
+        raise CliError(f"{dst} exists (use --force to overwrite)")
+    if src != "-" and os.path.samefile(src, dst):
+        raise CliError("output would overwrite the input")
+
+
 def cmd_encode(args) -> int:
     from .codec import encode_image
 
@@ -197,10 +207,7 @@ def cmd_encode(args) -> int:
     targets = _targets(args.inputs, args.output, ".mlic")
 
     def work(src, dst):
-        if dst != "-" and os.path.exists(dst) and not args.force:
-            raise CliError(f"{dst} exists (use --force to overwrite)")
-        if src != "-" and dst != "-" and os.path.exists(dst) and os.path.samefile(src, dst):
-            raise CliError("output would overwrite the input")
+        _check_target(src, dst, args.force)
         data = encode_image(_read_input(src), args.quality, args.model, device=args.device, **kw)
         _write(dst, data, args.force)
 
@@ -217,10 +224,7 @@ def cmd_decode(args) -> int:
         ext = Path(dst).suffix.lower() if dst != "-" else ".png"
         if ext not in IMAGE_FORMATS:
             raise CliError(f"unsupported output format {ext!r} (use one of {', '.join(sorted(IMAGE_FORMATS))})")
-        if dst != "-" and os.path.exists(dst) and not args.force:
-            raise CliError(f"{dst} exists (use --force to overwrite)")
-        if src != "-" and dst != "-" and os.path.exists(dst) and os.path.samefile(src, dst):
-            raise CliError("output would overwrite the input")
+        _check_target(src, dst, args.force)
         im = decode_image(_read_input(src), args.model, device=args.device, **kw)
         buf = io.BytesIO()
         save_kw = {"icc_profile": im.info["icc_profile"]} if im.info.get("icc_profile") and IMAGE_FORMATS[ext] in ("PNG", "TIFF", "WEBP") else {}
@@ -276,17 +280,16 @@ def cmd_demo(args) -> int:
     from PIL import Image
 
     from .codec import decode_image, encode_image, read_info
+    from .evaluate.metrics import psnr_8bit
 
     sample = Path(str(resources.files("mlic") / "samples" / "flower.png"))
     t0 = time.perf_counter()
-    data = encode_image(sample, args.quality, args.model, device=args.device)
+    data = encode_image(sample, args.quality, args.model, device=args.device, **_limits(args))
     t1 = time.perf_counter()
-    out = decode_image(data, args.model, device=args.device)
+    out = decode_image(data, args.model, device=args.device, **_limits(args))
     t2 = time.perf_counter()
-    ref = np.asarray(Image.open(sample).convert("RGB"), dtype=np.float64)
-    mse = float(np.mean((np.asarray(out.convert("RGB"), dtype=np.float64) - ref) ** 2))
+    psnr = psnr_8bit(np.asarray(Image.open(sample).convert("RGB")), np.asarray(out.convert("RGB")))
     info = read_info(data)
-    psnr = 10 * np.log10(255**2 / mse) if mse > 0 else float("inf")
     print(f"sample   {sample.name} ({info['width']}×{info['height']}, {sample.stat().st_size:,} bytes PNG)")
     print(f"model    {info['model']}, quality {info['quality']}")
     print(f"encoded  {info['file_bytes']:,} bytes = {info['bpp']:.4f} bpp")

@@ -47,9 +47,9 @@ def test_symbol_path_on_cuda_runs_without_tf32():
     (Only sets backend flags, so it runs without a GPU.)"""
     import torch
 
-    from mlic.models.mlicpp import symbol_path_threads
+    from mlic.models.mlicpp import symbol_path_numerics
 
     before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    with symbol_path_threads(torch.device("cuda")):
+    with symbol_path_numerics(torch.device("cuda")):
         assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
     assert (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32) == before

@@ -38,7 +38,7 @@ def _trace(model, x):
         _, z_lik = model.entropy_bottleneck(z)
         z_sym = model.entropy_bottleneck.symbols(z)
         z_hat = model.entropy_bottleneck.dequantize(z_sym)
-        with mlicpp.symbol_path_threads(x.device):  # exactly what forward/compress/decompress do
+        with mlicpp.symbol_path_numerics(x.device):  # exactly what forward/compress/decompress do
             hyper = model.h_s(z_hat)
         ys = y.split(32, 1)
         per = {}
@@ -51,7 +51,7 @@ def _trace(model, x):
             d["means"] = d["means"] + mask(means)
             return torch.round(mask(ys[i]) - mask(means)) + mask(means)
 
-        with mlicpp.symbol_path_threads(x.device):
+        with mlicpp.symbol_path_numerics(x.device):
             y_hat = model._run_slices(hyper, step)
         x_hat = model.g_s(y_hat)
         out = model(x)

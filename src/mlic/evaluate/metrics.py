@@ -1,8 +1,22 @@
 """Image quality metrics on B×3×H×W tensors in [0, 1]."""
+import math
+
 import torch
 import torch.nn.functional as F
 
 _MS_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+
+
+def psnr_from_mse(mse: float) -> float:
+    """PSNR (dB) of an 8-bit MSE, capped at 100 dB for identical images (results stay finite in JSON)."""
+    return 10 * math.log10(255**2 / mse) if mse > 0 else 100.0
+
+
+def psnr_8bit(ref, out) -> float:
+    """PSNR (dB) of two 8-bit arrays of the same shape."""
+    import numpy as np
+
+    return psnr_from_mse(float(np.mean((np.asarray(ref, dtype=np.float64) - np.asarray(out, dtype=np.float64)) ** 2)))
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:

@@ -20,7 +20,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..train.data import list_images
-from .metrics import ms_ssim
+from .metrics import ms_ssim, psnr_from_mse
 
 ALL_CODECS = ("mlic", "jpeg", "webp", "avif", "heic", "jxl", "jpeg2000", "vvc")
 #: Anchors of the BD-rate table, strongest first.
@@ -31,7 +31,7 @@ def _metrics(ref: np.ndarray, out: np.ndarray) -> dict:
     mse = float(np.mean((ref.astype(np.float64) - out.astype(np.float64)) ** 2))
     a = torch.from_numpy(np.array(ref)).permute(2, 0, 1)[None].float() / 255
     b = torch.from_numpy(np.array(out)).permute(2, 0, 1)[None].float() / 255
-    return {"mse": mse, "psnr-rgb": 10 * math.log10(255**2 / mse) if mse > 0 else 100.0, "ms-ssim-rgb": float(ms_ssim(a, b)[0])}
+    return {"mse": mse, "psnr-rgb": psnr_from_mse(mse), "ms-ssim-rgb": float(ms_ssim(a, b)[0])}
 
 
 def _load_rgb(path: Path) -> np.ndarray:
@@ -187,7 +187,7 @@ def _write(output: Path, rows: list[dict], descriptions: dict, images) -> dict:
             sel = [r for r in rows if r["codec"] == codec and r["quality"] == q]
             mean_mse = float(np.mean([r["mse"] for r in sel]))
             points.append({"quality": q, "bpp": float(np.mean([r["bpp"] for r in sel])), "psnr-rgb": float(np.mean([r["psnr-rgb"] for r in sel])),
-                           "psnr-rgb-from-mean-mse": 10 * math.log10(255**2 / mean_mse) if mean_mse > 0 else 100.0,
+                           "psnr-rgb-from-mean-mse": psnr_from_mse(mean_mse),
                            "ms-ssim-rgb": float(np.mean([r["ms-ssim-rgb"] for r in sel])),
                            "encoding_time": float(np.mean([r["encoding_time"] for r in sel])),
                            "decoding_time": float(np.mean([r["decoding_time"] for r in sel]))})  # fmt: skip

@@ -58,9 +58,9 @@ SYMBOL_PATH_THREADS = 2
 
 
 @contextlib.contextmanager
-def symbol_path_threads(device: torch.device):
-    """Run the part that decides coded symbols (h_s, contexts, parameter nets, LRP) on a fixed number of
-    CPU threads, whatever the machine or the user's ``--threads``.
+def symbol_path_numerics(device: torch.device):
+    """Fix the arithmetic of the part that decides coded symbols (h_s, contexts, parameter nets, LRP):
+    on CPU a fixed number of threads, whatever the machine or the user's ``--threads``; on CUDA no TF32.
 
     PyTorch's CPU convolutions split their reductions by thread count, so the same input gives results
     that differ in the last bits between 1, 2 or 16 threads — enough to flip a rounding or a table index
@@ -385,9 +385,9 @@ class MLICPlusPlus(nn.Module):
         _, z_likelihoods = self.entropy_bottleneck(z)
         medians = self.entropy_bottleneck.medians().view(1, -1, 1, 1)
         z_hat = ste_round(z - medians) + medians
-        # In eval mode, compute exactly what compress/decompress compute (see symbol_path_threads).
+        # In eval mode, compute exactly what compress/decompress compute (see symbol_path_numerics).
         def symbol_ctx():
-            return symbol_path_threads(x.device) if not self.training else contextlib.nullcontext()
+            return symbol_path_numerics(x.device) if not self.training else contextlib.nullcontext()
 
         with symbol_ctx():
             hyper = self._hyper(z_hat)
@@ -432,7 +432,7 @@ class MLICPlusPlus(nn.Module):
         eb = self.entropy_bottleneck
         z_symbols = eb.symbols(z)
         z_strings = _encode_per_item(z_symbols, _channel_indexes(z_symbols), eb.tables())
-        with symbol_path_threads(x.device):
+        with symbol_path_numerics(x.device):
             hyper = self._hyper(eb.dequantize(z_symbols))
         y_slices = y.split(self.config.slice_channels, 1)
         gc = self.gaussian_conditional
@@ -452,7 +452,7 @@ class MLICPlusPlus(nn.Module):
                 checksums[b][2 * i + (half == NONANCHOR)] = symbol_checksum(sym_np[b], idx_np[b])
             return _UNSQUEEZE[half](symbols + means_sq)
 
-        with symbol_path_threads(x.device):
+        with symbol_path_numerics(x.device):
             y_hat = self._run_slices(hyper, step)
         y_strings = [enc.flush() for enc in encoders]
         return {"strings": [y_strings, z_strings], "shape": tuple(z.shape[-2:]), "y_hat": y_hat, "checksums": checksums}
@@ -478,7 +478,7 @@ class MLICPlusPlus(nn.Module):
         batch = len(z_strings)
         z_indexes = np.broadcast_to(np.arange(self.config.N)[:, None, None], (self.config.N, zh, zw))
         z_symbols = np.stack([StreamDecoder(s).decode(z_indexes, eb.tables()) for s in z_strings]).reshape(batch, self.config.N, zh, zw)
-        with symbol_path_threads(device):
+        with symbol_path_numerics(device):
             hyper = self._hyper(eb.dequantize(torch.from_numpy(z_symbols).to(device)))
         gc = self.gaussian_conditional
         tables = gc.tables()
@@ -494,7 +494,7 @@ class MLICPlusPlus(nn.Module):
             symbols_t = torch.from_numpy(np.stack(symbols)).to(device=device, dtype=means_sq.dtype)
             return _UNSQUEEZE[half](symbols_t + means_sq)
 
-        with symbol_path_threads(device):
+        with symbol_path_numerics(device):
             y_hat = self._run_slices(hyper, step)
         gains = self._gains(quality, batch, device)
         return {"x_hat": self._synthesis(y_hat, gains), "y_hat": y_hat,
