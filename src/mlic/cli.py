@@ -360,8 +360,14 @@ def main(argv=None) -> int:
     if argv[:1] == ["train"]:
         from .train.loop import main as train_main
 
-        train_main(argv[1:])
-        return 0
+        try:
+            return train_main(argv[1:])
+        except KeyboardInterrupt:  # a second signal: abort without saving
+            print("mlic: interrupted", file=sys.stderr)
+            return 130
+        except (MlicError, OSError, ValueError) as exc:
+            print(f"mlic: error: {_message(exc)}", file=sys.stderr)
+            return 1
     args = build_parser().parse_args(argv)
     try:
         _setup(args)

@@ -96,3 +96,44 @@ def test_two_processes_with_gloo_agree(image_folder, tmp_path):
     replicas = json.loads(Path(tmp_path / "replicas.json").read_text())
     assert replicas["world_size"] == 2 and len(set(replicas["weights_sha256"])) == 1
     assert json.loads((tmp_path / "final.json").read_text())["step"] == 3
+
+
+def test_init_takes_a_registered_name_or_a_weight_file(image_folder, tmp_path):
+    from mlic.errors import ModelNotFoundError
+    from mlic.models.registry import load_model
+
+    by_name = Trainer(_args(image_folder, tmp_path / "a", "--init", "mlicpp-tiny"))
+    reference = load_model("mlicpp-tiny").state_dict()
+    assert by_name.model.training
+    assert all(torch.equal(v, reference[k]) for k, v in by_name.model.state_dict().items())
+    by_name.train_step(torch.stack([by_name.dataset[(i, i)] for i in range(2)]))
+    by_name.export()
+    by_file = Trainer(_args(image_folder, tmp_path / "b", "--init", str(tmp_path / "a" / "model.safetensors")))
+    trained = by_name.model.state_dict()
+    assert all(torch.equal(v, trained[k]) for k, v in by_file.model.state_dict().items())
+    with pytest.raises(ModelNotFoundError, match="unknown model"):
+        Trainer(_args(image_folder, tmp_path / "c", "--init", "no-such-model"))
+
+
+def test_a_signal_stops_after_the_step_and_saves(image_folder, tmp_path):
+    import signal
+    import time
+
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(sys.path))
+    cmd = [sys.executable, "-m", "mlic", "train", "--data", str(image_folder), "--out", str(tmp_path), "--model", "mlicpp-tiny",
+           "--batch-size", "1", "--patch-size", "64", "--workers", "0", "--steps", "100000", "--save-every", "100000",
+           "--device", "cpu", "--threads", "1"]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not (tmp_path / "log.csv").exists():  # written after step 1
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1][-2000:]
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err[-2000:]
+    assert "saving after this step" in err
+    final = json.loads((tmp_path / "final.json").read_text())
+    assert final["interrupted"] and 1 <= final["step"] < 100000
+    assert (tmp_path / "model.safetensors").exists()
+    resumed = Trainer(_args(image_folder, tmp_path, "--steps", "100000", "--resume"))
+    assert resumed.step == final["step"]

@@ -1,3 +1,5 @@
+import sys
+
 from .loop import main
 
-main()
+sys.exit(main())

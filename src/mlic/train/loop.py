@@ -12,6 +12,9 @@ import json
 import math
 import os
 import random
+import signal
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -24,7 +27,7 @@ from tqdm import tqdm
 
 from .._io import atomic_write_bytes
 from ..models import RATE_LAMBDAS, MLICConfig, MLICPlusPlus
-from ..models.registry import _REGISTRY, load_weights, save_weights
+from ..models.registry import _REGISTRY, load_model, save_weights
 from .data import CropDataset, EvalDataset, StepBatchSampler
 from .loss import RateDistortionLoss, bits_per_pixel
 
@@ -37,7 +40,7 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument("--val", nargs="*", default=[], help="folders of validation images")
     p.add_argument("--out", default="runs/train", help="output folder (checkpoints, logs, weights)")
     p.add_argument("--model", default="mlicpp-small", help="registered configuration name or a JSON config file")
-    p.add_argument("--init", help="start from these weights (.safetensors written by mlic)")
+    p.add_argument("--init", help="start from these weights: a registered model (e.g. mlicpp-small, the shipped weights) or a .safetensors file written by mlic")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--metric", choices=["mse", "ms-ssim"], default="mse")
     p.add_argument("--lmbda", type=float, help="fixed λ (fixed-rate models)")
@@ -52,7 +55,7 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument("--warmup-steps", type=int, default=1000)
     p.add_argument("--milestones", type=float, nargs="*", default=[0.8, 0.93], help="fractions of training where LR drops ×0.1")
     p.add_argument("--clip", type=float, default=1.0, help="gradient clipping max norm (0 = off)")
-    p.add_argument("--amp", action="store_true", help="bfloat16 autocast (CUDA)")
+    p.add_argument("--amp", action="store_true", help="bfloat16 autocast: on CUDA, and on CPUs that compute bf16 natively (AVX512-BF16/AMX)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--save-every", type=int, default=1000)
     p.add_argument("--val-every", type=int, default=2000)
@@ -94,6 +97,38 @@ def _set_rng_state(s):
         torch.cuda.set_rng_state_all(s["cuda"])
 
 
+class GracefulStop:
+    """The first Ctrl-C / SIGTERM lets the current step finish; the run then saves its checkpoint and
+    weights and ends, so ``--resume`` loses nothing. A second signal aborts at once.
+
+    Stopping between steps, not inside one, matters: an optimiser step cut half-way would leave a
+    checkpoint that no uninterrupted run could have produced.
+    """
+
+    def __init__(self, announce: bool = True):
+        self.requested = False
+        self.announce = announce
+        self._previous = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        if self.announce:
+            print(f"\nmlic train: {signal.Signals(signum).name}: saving after this step (send it again to abort)", file=sys.stderr)
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+
 class Trainer:
     def __init__(self, args):
         self.args = args
@@ -114,7 +149,8 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
         config = _config(args.model)
         if args.init:
-            self.model = load_weights(args.init).train().to(self.device)
+            # A registered name (e.g. the shipped "mlicpp-small") or a weight file written by mlic.
+            self.model = load_model(args.init).train().to(self.device)
             config = self.model.config
         else:
             torch.manual_seed(args.seed)  # identical initial weights on every rank
@@ -233,34 +269,49 @@ class Trainer:
         # Own generator: creating the loader must not consume the global RNG (resume stays bit-exact).
         loader = DataLoader(self.dataset, batch_sampler=sampler, num_workers=args.workers, pin_memory=self.device.type == "cuda",
                             generator=torch.Generator().manual_seed(args.seed))
-        if self.step < args.steps and not (args.time_limit and self.elapsed >= args.time_limit):
-            for x in loader:
-                stats = self.train_step(x)
-                self.elapsed = time.monotonic() - start
-                bar.update(1)
-                bar.set_postfix(loss=f"{stats['loss']:.3f}", bpp=f"{stats['bpp']:.3f}", mse=f"{stats['mse']:.2e}")
-                if self.rank == 0 and (self.step % 50 == 0 or self.step == 1):
-                    self._log(log_path, stats, writer)
-                if self.step % args.save_every == 0:
-                    self.save()
-                if self.val is not None and self.rank == 0 and self.step % args.val_every == 0:
-                    self._log(self.out / "val.csv", {"lr": stats["lr"]} | self.validate(), writer)
-                if self.step >= args.steps or (args.time_limit and self.elapsed >= args.time_limit):
-                    break
-        bar.close()
-        self.save()
-        if args.check_replicas and self.world > 1:
-            self._check_replicas()
-        if self.rank == 0:
-            sha = self.export()
-            final = {"step": self.step, "elapsed_s": round(self.elapsed, 1), "weights_sha256": sha}
-            if self.val is not None:
-                final |= self.validate()
-            (self.out / "final.json").write_text(json.dumps(final, indent=2))
-            print(json.dumps(final))
-        if self.world > 1:
-            dist.barrier()
-            dist.destroy_process_group()
+        stop = GracefulStop(announce=self.rank == 0)
+        with stop:  # also around saving: a signal there must not cut the checkpoint short
+            if self.step < args.steps and not (args.time_limit and self.elapsed >= args.time_limit):
+                for x in loader:
+                    stats = self.train_step(x)
+                    self.elapsed = time.monotonic() - start
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{stats['loss']:.3f}", bpp=f"{stats['bpp']:.3f}", mse=f"{stats['mse']:.2e}")
+                    if self.rank == 0 and (self.step % 50 == 0 or self.step == 1):
+                        self._log(log_path, stats, writer)
+                    if self.step % args.save_every == 0:
+                        self.save()
+                    if self.val is not None and self.rank == 0 and self.step % args.val_every == 0:
+                        self._log(self.out / "val.csv", {"lr": stats["lr"]} | self.validate(), writer)
+                    if self._all_ranks_agree_to_stop(stop.requested):
+                        break
+                    if self.step >= args.steps or (args.time_limit and self.elapsed >= args.time_limit):
+                        break
+            interrupted = stop.requested  # a signal while saving below changes nothing: the run is complete
+            bar.close()
+            self.save()
+            if args.check_replicas and self.world > 1:
+                self._check_replicas()
+            if self.rank == 0:
+                sha = self.export()
+                final = {"step": self.step, "elapsed_s": round(self.elapsed, 1), "weights_sha256": sha, "interrupted": interrupted}
+                if self.val is not None and not interrupted:
+                    final |= self.validate()
+                atomic_write_bytes(self.out / "final.json", json.dumps(final, indent=2).encode(), force=True)
+                print(json.dumps(final))
+            if self.world > 1:
+                dist.barrier()
+                dist.destroy_process_group()
+        return interrupted
+
+    def _all_ranks_agree_to_stop(self, requested: bool) -> bool:
+        # Under DDP every rank must leave the loop after the same step, or the others would wait
+        # forever in the next all-reduce; a one-element all-reduce per step is negligible.
+        if self.world == 1:
+            return requested
+        flag = torch.tensor([float(requested)], device=self.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
 
     def _check_replicas(self):
         import hashlib
@@ -288,6 +339,7 @@ class Trainer:
                     writer.add_scalar(k, v, self.step)
 
 
-def main(argv=None):
+def main(argv=None) -> int:
+    """Exit status: 0 when training ran its course, 130 when a signal stopped it (after saving)."""
     args = build_parser().parse_args(argv)
-    Trainer(args).run()
+    return 130 if Trainer(args).run() else 0
