@@ -1,8 +1,10 @@
-"""After a GPU run: rebuild the weights from their parts, measure them against the shipped model on
-the validation images with real bitstreams, and (with --adopt) ship them if they are better.
+"""After a training run: measure its weights against the shipped model on the validation images with
+real bitstreams, and (with --adopt) ship them if they are better. The run folder is either a GPU
+run's output (`scripts/train_on_gpu.sh`: the weights in ≤15 MiB parts, reassembled here) or any
+`mlic train` output folder holding model.safetensors (e.g. `scripts/train_on_cpu.sh`).
 
-    python scripts/adopt_gpu_weights.py <files_at>/           # reassemble + evaluate + compare
-    python scripts/adopt_gpu_weights.py <files_at>/ --adopt   # ... and replace the shipped weights
+    python scripts/adopt_weights.py <run folder>           # evaluate + compare
+    python scripts/adopt_weights.py <run folder> --adopt   # ... and replace the shipped weights
 
 "Better" means a BD-rate (PSNR-RGB) against the shipped model below −``--min-gain`` % (default 0.5:
 the float16 rounding of the shipped file alone measured −0.07 % for identical weights, on 2
