@@ -244,7 +244,7 @@ def test_extreme_aspect_and_huge_icc(model):
 
 
 def test_format_1_0_files_still_decode():
-    """A file written by mlic with format 1.0 (one checksum per slice)."""
+    """A format-1.0 file (one checksum per slice; made by tests/data/make_format_1_0_fixture.py with mlicpp-tiny)."""
     from pathlib import Path
 
     from PIL import Image

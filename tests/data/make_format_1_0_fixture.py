@@ -1,0 +1,39 @@
+"""Rebuild tests/data/flower-crop-v1.0.* : a format-1.0 file (one chained CRC per slice) written with the
+seeded mlicpp-tiny model, so it does not change when the shipped weights do. Run from the repository root."""
+import numpy as np, mlic
+from PIL import Image
+from mlic.codec import container as fmt, mutate
+from mlic.entropy import reconcile as rc
+img = Image.open("src/mlic/samples/flower.png").convert("RGB").crop((0, 0, 128, 96))
+data = mlic.encode_image(img, 3, "mlicpp-tiny", precision="fp32")
+running = {}
+orig = rc.CheckedDecoder.decode
+def rec(self, slice_index, nonanchor, indexes, tables, alternatives):
+    s = orig(self, slice_index, nonanchor, indexes, tables, alternatives)
+    running[slice_index] = rc.symbol_checksum(s, indexes, running.get(slice_index, 0))
+    return s
+rc.CheckedDecoder.decode = rec
+dec = mlic.decode_image(data, precision="fp32")
+rc.CheckedDecoder.decode = orig
+body, chunks = mutate._split(data)
+new = []
+for kind, payload in chunks:
+    if kind == b"TILE":
+        t = fmt.Tile.unpack(payload)
+        assert t.index == 0
+        t.checksums = [running[i] for i in range(len(running))]
+        payload = t.pack()
+    new.append((kind, payload))
+old = mutate._reframe(body, new, version=(1, 0))
+assert mlic.read_info(old)["format_version"] == "1.0"
+d1 = mlic.decode_image(old, precision="fp32")
+assert np.array_equal(np.asarray(d1), np.asarray(dec))
+open("tests/data/flower-crop-v1.0.mlic", "wb").write(old)
+d1.save("tests/data/flower-crop-v1.0.decoded.png")
+# a wrong slice checksum must be caught
+bad = list(new); t = fmt.Tile.unpack(bad[[k for k,_ in bad].index(b"TILE")][1]); t.checksums[0] ^= 1
+bad[[k for k,_ in bad].index(b"TILE")] = (b"TILE", t.pack())
+try:
+    mlic.decode_image(mutate._reframe(body, bad, version=(1, 0)), precision="fp32"); print("NOT CAUGHT")
+except mlic.MlicError as e: print("caught:", e)
+print(len(old), "bytes", running)
