@@ -48,6 +48,7 @@ def main():
     a = p.parse_args()
     batches = crops(a.batch_size, a.patch_size, a.steps + 1)
     with tempfile.TemporaryDirectory() as tmp:
+        Image.new("RGB", (a.patch_size, a.patch_size)).save(Path(tmp) / "blank.png")  # the Trainer wants a data folder
         trainers = {}
         for prec in ("fp32", "bf16"):
             argv = ["--data", tmp, "--out", str(Path(tmp) / prec), "--init", a.model, "--batch-size", str(a.batch_size),
@@ -55,7 +56,6 @@ def main():
             argv += ["--amp"] if prec == "bf16" else []
             argv += ["--threads", str(a.threads)] if a.threads else []
             args = build_parser().parse_args(argv)
-            Image.new("RGB", (a.patch_size, a.patch_size)).save(Path(tmp) / "blank.png")  # the Trainer wants a data folder
             trainers[prec] = Trainer(args)
         times = {prec: [] for prec in trainers}
         for i, x in enumerate(batches):

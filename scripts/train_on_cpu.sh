@@ -7,7 +7,7 @@
 #   kill "$(cat runs/cpu/pid)"                        # stop: finishes the step, saves, exits
 #   python scripts/adopt_weights.py runs/cpu [--adopt]   # compare with the shipped model, ship if better
 #
-# bfloat16 autocast (--amp) where the CPU computes bf16 natively (AVX512-BF16/AMX): ×1.4 faster steps
+# bfloat16 autocast (--amp) where the CPU computes bf16 natively (AVX512-BF16/AMX): ×1.50 faster steps
 # on the 2-core development machine (benchmarks/train_speed.py). The learning-rate schedule follows
 # elapsed time (TRAIN_SECONDS), so a resumed run keeps its schedule. Training data: DATA, or a
 # 256-pixel subset of ../shared/data/train made on first use (scripts/make_train_subset.py).

@@ -357,22 +357,16 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminate_as_interrupt)
-    if argv[:1] == ["train"]:
-        from .train.loop import main as train_main
-
-        try:
-            return train_main(argv[1:])
-        except KeyboardInterrupt:  # a second signal: abort without saving
-            print("mlic: interrupted", file=sys.stderr)
-            return 130
-        except (MlicError, OSError, ValueError) as exc:
-            print(f"mlic: error: {_message(exc)}", file=sys.stderr)
-            return 1
-    args = build_parser().parse_args(argv)
+    args = None
     try:
+        if argv[:1] == ["train"]:  # its own parser (shared with python -m mlic.train and torchrun)
+            from .train.loop import main as train_main
+
+            return train_main(argv[1:])
+        args = build_parser().parse_args(argv)
         _setup(args)
         return COMMANDS[args.command](args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C; under train only the second one, which aborts without saving
         print("mlic: interrupted", file=sys.stderr)
         return 130
     except (MlicError, CliError, OSError, ValueError) as exc:

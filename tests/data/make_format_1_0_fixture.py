@@ -31,9 +31,15 @@ assert np.array_equal(np.asarray(d1), np.asarray(dec))
 open("tests/data/flower-crop-v1.0.mlic", "wb").write(old)
 d1.save("tests/data/flower-crop-v1.0.decoded.png")
 # a wrong slice checksum must be caught
-bad = list(new); t = fmt.Tile.unpack(bad[[k for k,_ in bad].index(b"TILE")][1]); t.checksums[0] ^= 1
-bad[[k for k,_ in bad].index(b"TILE")] = (b"TILE", t.pack())
+bad = list(new)
+tile_at = [kind for kind, _ in bad].index(b"TILE")
+t = fmt.Tile.unpack(bad[tile_at][1])
+t.checksums[0] ^= 1
+bad[tile_at] = (b"TILE", t.pack())
 try:
-    mlic.decode_image(mutate._reframe(body, bad, version=(1, 0)), precision="fp32"); print("NOT CAUGHT")
-except mlic.MlicError as e: print("caught:", e)
-print(len(old), "bytes", running)
+    mlic.decode_image(mutate._reframe(body, bad, version=(1, 0)), precision="fp32")
+except mlic.MlicError as e:
+    print("a wrong slice checksum is caught:", e)
+else:
+    raise SystemExit("a wrong slice checksum was not caught")
+print(len(old), "bytes, slice checksums", running)
