@@ -18,12 +18,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/gpu}
 mkdir -p "$OUT"
-if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then  # packages missing on the GPU image (constriction)
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+PY=${PYTHON:-python3}
+if ! "$PY" -c "import constriction" 2>/dev/null && ls .whl/*.whl >/dev/null 2>&1; then  # missing on the GPU image
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
   export PYTHONPATH=/tmp/site
 fi
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
-PY=${PYTHON:-python3}
 if [ "${TRAIN:-1}" != 0 ]; then  # TRAIN=0: only the speed table and the cross-device files
   WORK=runs/gpu-train
   INIT=()

@@ -80,7 +80,8 @@ class CropDataset(Dataset):
             arr = arr[:, ::-1]
         if rng.random() < 0.5:
             arr = arr[::-1]
-        return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).float().div_(255)
+        # astype makes the one copy we need anyway (contiguous, writable: PIL's buffer is read-only).
+        return torch.from_numpy(arr.astype(np.float32)).permute(2, 0, 1).div_(255)
 
 
 class StepBatchSampler:
