@@ -37,7 +37,7 @@ THREADS=${THREADS:-$(nproc)}
 nohup "$PY" -m mlic train --data "$DATA" --cache --workers 0 --out "$OUT" --resume \
   --init "${INIT:-mlicpp-small}" "${VALARGS[@]}" \
   --steps 100000000 --time-limit "${TRAIN_SECONDS:-7800}" --batch-size "${BATCH:-4}" --patch-size 256 "${AMP[@]}" \
-  --lr "${LR:-1e-4}" --warmup-steps 100 --milestones 0.8 0.94 --threads "$THREADS" --save-every 250 --seed "${SEED:-11}" \
+  --lr "${LR:-1e-4}" --aux-lr "${AUX_LR:-1e-3}" --warmup-steps 100 --milestones 0.8 0.94 --threads "$THREADS" --save-every 250 --seed "${SEED:-11}" \
   > "$OUT/train.log" 2>&1 &
 echo $! > "$OUT/pid"
 echo "training in the background: pid $!, log $OUT/train.log, ${AMP[*]:-fp32}, $THREADS threads"
