@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("encode", help="compress images to .mlic files")
     e.add_argument("inputs", nargs="+", help="image files, or - for standard input")
     e.add_argument("-o", "--output", help="output file (one input), folder (several), or - for standard output")
-    e.add_argument("-q", "--quality", type=float, help="quality 1 (smallest) to 6 (best); real values interpolate (default 4)")
+    e.add_argument("-q", "--quality", type=float, help="quality 1 (smallest) up to the model's number of levels (8 for mlicpp-small; `mlic models` lists them); "
+                   "real values interpolate (default: the level trained for λ=0.013, 6 for mlicpp-small)")
     e.add_argument("--tile-size", type=int, default=None, help="tile size in pixels, a multiple of 64 (default 1024)")
     e.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs")
     _common(e)
@@ -269,7 +270,9 @@ def cmd_models(args) -> int:
         spec = _REGISTRY[name]
         installed = "random init" if spec.weights is None else ("installed" if _packaged(spec.weights) else "weights missing")
         star = "*" if name == DEFAULT_MODEL else " "
-        print(f"{star} {name:18s} {installed:15s} {spec.description}")
+        cfg = spec.config
+        rates = f"q 1–{cfg.num_rates} (default {cfg.default_quality:g})" if cfg.num_rates else "fixed rate"
+        print(f"{star} {name:18s} {installed:15s} {rates:20s} {spec.description}")
     return 0
 
 

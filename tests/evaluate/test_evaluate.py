@@ -101,3 +101,31 @@ def test_bench_measures_each_size_in_its_own_process(tmp_path):
     saved = json.loads((tmp_path / "bench.json").read_text())
     assert saved["precision"] == "bf16" and len(saved["rows"]) == 2
     assert (tmp_path / "bench.png").stat().st_size > 0
+
+
+def test_interrupted_eval_stops_soon_and_keeps_what_it_measured(tmp_path):
+    """SIGTERM must not first run every queued classical task; what finished stays in the cache."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    data = tmp_path / "images"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(60):
+        low = rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)
+        Image.fromarray(low).resize((512, 512), Image.BICUBIC).save(data / f"{i:02d}.png")
+    out = tmp_path / "eval"
+    cmd = [sys.executable, "-m", "mlic", "eval", str(data), "-o", str(out), "--codecs", "jpeg", "--workers", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    cache = out / "cache.jsonl"
+    while proc.poll() is None and not (cache.exists() and cache.read_text().count("\n") >= 9):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode in (130, -signal.SIGTERM), err
+    done = [json.loads(line) for line in cache.read_text().splitlines()]
+    total = 60 * len(CODECS["jpeg"].qualities)
+    assert 9 <= len(done) < total / 2, "the queued tasks ran after the signal"
+    assert not (out / "summary.json").exists()

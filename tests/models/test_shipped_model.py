@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 import mlic
+from mlic.models.registry import SMALL_CONFIG
 
 SAMPLE = Path(str(resources.files("mlic") / "samples" / "flower.png"))
 WEIGHTS = Path(str(resources.files("mlic") / "weights" / "mlicpp-small.safetensors"))
@@ -26,7 +27,7 @@ def test_weights_match_the_model_card_and_size_limit():
 def coded():
     ref = np.asarray(Image.open(SAMPLE).convert("RGB"), dtype=np.float64)
     rows = []
-    for q in (1, 2, 3, 4, 5, 6):
+    for q in range(1, SMALL_CONFIG.num_rates + 1):
         data = mlic.encode_image(SAMPLE, q)
         out = np.asarray(mlic.decode_image(data), dtype=np.float64)
         psnr = 10 * np.log10(255**2 / np.mean((out - ref) ** 2))
@@ -38,12 +39,15 @@ def test_every_quality_decodes_with_sane_rate_and_quality(coded):
     # Coarse floors that a broken model (or broken tables/gains) fails; see docs/models.md for real numbers.
     for q, bpp, psnr in coded:
         assert 0.03 < bpp < 2.0, (q, bpp)
-        assert psnr > 24.0, (q, psnr)
+        assert psnr > 22.0, (q, psnr)
     bpps = [b for _, b, _ in coded]
     psnrs = [p for _, _, p in coded]
     assert bpps == sorted(bpps) and psnrs == sorted(psnrs)
 
 
-def test_default_model_is_the_shipped_one():
-    data = mlic.encode_image(SAMPLE, 3)
-    assert mlic.read_info(data)["model"] == "mlicpp-small"
+def test_default_model_is_the_shipped_one_with_the_registered_levels():
+    data = mlic.encode_image(SAMPLE)
+    info = mlic.read_info(data)
+    assert info["model"] == "mlicpp-small"
+    assert info["quality"] == SMALL_CONFIG.default_quality  # the level trained for λ = 0.013
+    assert mlic.load_model().config == SMALL_CONFIG  # the file's own config is what the registry says

@@ -16,7 +16,6 @@ from ..models.mlicpp import fast_precision
 from . import container as fmt
 from .image import MlicWarning, build_output, decode_alpha, encode_alpha, pad_to_multiple, prepare, to_tensor, to_uint8
 
-DEFAULT_QUALITY = 4.0
 DEFAULT_TILE_SIZE = 1024
 DEFAULT_PAD_MODE = "replicate"
 MAX_FILE_BYTES = 1 << 31
@@ -75,8 +74,9 @@ def encode_image(
 ) -> bytes:
     """Compress an image (path, bytes or ``PIL.Image``) into ``.mlic`` bytes.
 
-    ``quality`` is a real number in [1, 6] for variable-rate models (default 4) and must be None for
-    fixed-rate ones. Large images are coded as independent tiles of ``tile_size`` pixels so memory
+    ``quality`` is a real number from 1 to the model's number of levels (8 for the shipped model) for
+    variable-rate models — default: the level trained for λ = 0.013 (6 for the shipped model) — and
+    must be None for fixed-rate ones. Large images are coded as independent tiles of ``tile_size`` pixels so memory
     stays bounded (a tile larger than ``max_tile_pixels`` is refused). ``precision`` ("auto", "fp32"
     or "bf16"; auto = bf16 where the hardware computes it natively) applies to the analysis transform
     only; either way the file decodes with any decoder.
@@ -111,7 +111,7 @@ def _encode(net, image, quality, tile_size, pad_mode, max_pixels, max_tile_pixel
     if pad_mode not in fmt.PAD_MODES:
         raise ValueError(f"pad mode must be one of {fmt.PAD_MODES}")
     if net.variable_rate:
-        quality = DEFAULT_QUALITY if quality is None else float(quality)
+        quality = net.config.default_quality if quality is None else float(quality)
         if not 1 <= quality <= net.config.num_rates:
             raise ValueError(f"quality must be between 1 and {net.config.num_rates}, got {quality}")
     elif quality is not None:

@@ -129,7 +129,9 @@ def evaluate(dataset, output, codecs=ALL_CODECS, qualities: dict | None = None, 
                 tasks.append(((name, str(p), tuple(q for q, _ in missing)), [k for _, k in missing]))
     bar = tqdm(total=len(tasks), desc="classical codecs", disable=not progress or not tasks, dynamic_ncols=True)
     if workers > 1 and tasks:
-        with ProcessPoolExecutor(workers) as pool:
+        # One torch thread per worker: the workers are the parallelism, and workers × cores threads
+        # spinning on the metric computations would oversubscribe the CPU.
+        with ProcessPoolExecutor(workers, initializer=torch.set_num_threads, initargs=(1,)) as pool:
             for (task, keys), result in zip(tasks, pool.map(_run_classical, [t for t, _ in tasks])):
                 _store(cache, keys, result, rows)
                 bar.update(1)

@@ -1,6 +1,6 @@
 """MLIC++ itself, its configurations, the official-checkpoint converter and the model registry."""
-from .config import MLICConfig
-from .mlicpp import RATE_LAMBDAS, STRIDE, MLICPlusPlus
+from .config import RATE_LAMBDAS, MLICConfig
+from .mlicpp import STRIDE, MLICPlusPlus
 from .official import CheckpointError, load_official_checkpoint
 from .registry import DEFAULT_MODEL, ModelNotFoundError, list_models, load_model, load_weights, model_fingerprint, save_weights
 

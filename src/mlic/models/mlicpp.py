@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
-import math
 from typing import Callable
 
 import numpy as np
@@ -121,8 +120,6 @@ def _cpu_has_native_bf16() -> bool:
     return onednn and bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
-#: The six official MSE rate points (qualities 1..6), λ of ``λ·255²·MSE + bpp``.
-RATE_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483)
 
 #: Spatial size of the model's input must be a multiple of this.
 STRIDE = 64
@@ -246,10 +243,7 @@ class MLICPlusPlus(nn.Module):
             # Variable rate: one learned per-channel gain (and inverse gain) per quality level, applied
             # to y before quantization and undone before g_s. Initialised so that a lower quality
             # means a coarser effective quantization step, as λ^-1/2 suggests.
-            if config.num_rates == len(RATE_LAMBDAS):
-                lambdas = torch.tensor(RATE_LAMBDAS)
-            else:  # another number of levels: spread them geometrically over the official range
-                lambdas = torch.logspace(math.log10(RATE_LAMBDAS[0]), math.log10(RATE_LAMBDAS[-1]), config.num_rates)
+            lambdas = torch.tensor(config.lambdas())
             init = (lambdas / lambdas.max()).sqrt().log().view(-1, 1).expand(-1, M).clone()
             self.log_gain = nn.Parameter(init)
             self.log_inv_gain = nn.Parameter(-init.clone())

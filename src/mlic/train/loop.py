@@ -27,11 +27,22 @@ from tqdm import tqdm
 
 from .._io import atomic_write_bytes
 from ..models import RATE_LAMBDAS, MLICConfig, MLICPlusPlus
+from ..models.rates import resample_log_linear
 from ..models.registry import _REGISTRY, load_model, save_weights
 from .data import CropDataset, EvalDataset, StepBatchSampler
 from .loss import RateDistortionLoss, bits_per_pixel
 
 MSSSIM_LAMBDAS = (2.4, 4.58, 8.73, 16.64, 31.73, 60.5)
+
+
+def training_lambdas(config: MLICConfig, metric: str) -> torch.Tensor:
+    """λ of each quality level for ``metric``: the config's MSE λ, or for MS-SSIM the official
+    MS-SSIM λ of the same rate (log-linear between the official pairs, exact at them)."""
+    mse = config.lambdas()
+    if metric != "ms-ssim":
+        return torch.tensor(mse)
+    pairs = torch.tensor(MSSSIM_LAMBDAS).log().view(-1, 1)
+    return resample_log_linear(pairs, list(RATE_LAMBDAS), list(mse)).exp().view(-1)
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
@@ -157,7 +168,7 @@ class Trainer:
             self.model = MLICPlusPlus(config).to(self.device)
         if config.num_rates == 0 and args.lmbda is None:
             raise SystemExit("a fixed-rate model needs --lmbda")
-        self.lambdas = torch.tensor(MSSSIM_LAMBDAS if args.metric == "ms-ssim" else RATE_LAMBDAS)[: max(config.num_rates, 1)]
+        self.lambdas = training_lambdas(config, args.metric) if config.num_rates else None
         main_params = [p for n, p in self.model.named_parameters() if not n.endswith("quantiles")]
         aux_params = [p for n, p in self.model.named_parameters() if n.endswith("quantiles")]
         self.optimizer = torch.optim.Adam(main_params, lr=args.lr)
