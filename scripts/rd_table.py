@@ -11,9 +11,12 @@ import numpy as np
 from mlic.evaluate.results import load_curve
 
 
-def psnr_at(curve: dict, bpp: float) -> float:
-    """The anchor's PSNR-RGB at ``bpp``; load_curve sorts by bpp, as np.interp needs."""
+def psnr_at(curve: dict, bpp: float) -> float | None:
+    """The anchor's PSNR-RGB at ``bpp``, or None outside the bpp range it was measured over (np.interp
+    would silently repeat the end point); load_curve sorts by bpp, as np.interp needs."""
     r = curve["results"]
+    if not r["bpp"][0] <= bpp <= r["bpp"][-1]:
+        return None
     return float(np.interp(np.log(bpp), np.log(r["bpp"]), r["psnr-rgb"]))
 
 
@@ -28,7 +31,7 @@ def main():
     print("| quality | bpp | PSNR-RGB (dB) | MS-SSIM | " + " | ".join(a.anchors) + " |")
     print("|---" * (4 + len(anchors)) + "|")
     for i, bpp in enumerate(model["bpp"]):
-        cols = [f"{psnr_at(c, bpp):.2f}" for c in anchors]
+        cols = [f"{v:.2f}" if (v := psnr_at(c, bpp)) is not None else "—" for c in anchors]
         print(f"| {model['quality'][i]:g} | {bpp:.3f} | {model['psnr-rgb'][i]:.2f} | {model['ms-ssim-rgb'][i]:.4f} | " + " | ".join(cols) + " |")
 
 

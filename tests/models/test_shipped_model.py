@@ -49,5 +49,5 @@ def test_default_model_is_the_shipped_one_with_the_registered_levels():
     data = mlic.encode_image(SAMPLE)
     info = mlic.read_info(data)
     assert info["model"] == "mlicpp-small"
-    assert info["quality"] == SMALL_CONFIG.default_quality  # the level trained for λ = 0.013
+    assert info["quality"] == SMALL_CONFIG.default_quality == 6.0  # the level trained for λ = 0.013
     assert mlic.load_model().config == SMALL_CONFIG  # the file's own config is what the registry says
