@@ -29,3 +29,18 @@ def test_rates_outside_the_anchors_measured_range_show_a_dash(tmp_path):
     out = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path), "--anchors", "webp"],
                          capture_output=True, text=True, check=True).stdout.splitlines()
     assert out[2].endswith("| — |") and out[3].endswith("| — |")  # not the end points repeated
+
+
+def test_bd_ranges_compares_all_qualities_and_a_subset(tmp_path):
+    script = SCRIPT.parent / "bd_ranges.py"
+    bpp, psnr = [0.1, 0.2, 0.4, 0.8, 1.6], [25.0, 27.0, 29.0, 31.0, 33.0]
+    _curve(tmp_path / "webp.json", bpp, psnr)
+    # the model needs 10 % fewer bits at every quality
+    _curve(tmp_path / "mlic.json", [b * 0.9 for b in bpp], psnr, quality=[1, 2, 3, 4, 5])
+    out = tmp_path / "bd.json"
+    subprocess.run([sys.executable, str(script), str(tmp_path), "--anchors", "webp", "--qualities", "2", "3", "4", "5",
+                    "-o", str(out)], capture_output=True, text=True, check=True)  # fmt: skip
+    res = json.loads(out.read_text())["webp"]
+    assert math.isclose(res["all"]["bd_rate"], -10.0, abs_tol=0.01)
+    assert math.isclose(res["q2,3,4,5"]["bd_rate"], -10.0, abs_tol=0.01)
+    assert res["q2,3,4,5"]["overlap"][0] == 27.0 and res["all"]["overlap"][0] == 25.0  # the subset starts at q2

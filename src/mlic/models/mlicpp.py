@@ -120,7 +120,6 @@ def _cpu_has_native_bf16() -> bool:
     return onednn and bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
-
 #: Spatial size of the model's input must be a multiple of this.
 STRIDE = 64
 #: Downsampling factor of g_a (pixels per latent row/column).

@@ -7,6 +7,7 @@ starting point that already codes at the new rates, to be refined by training (`
 """
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import math
 
@@ -24,7 +25,7 @@ def resample_log_linear(values: torch.Tensor, old_lambdas: list[float], new_lamb
         if x in old_x:  # a level the model has: its gains, exactly
             out.append(values[old_x.index(x)])
             continue
-        i = max(0, min(len(old_x) - 2, sum(1 for v in old_x if v <= x) - 1))
+        i = min(max(bisect.bisect_right(old_x, x) - 1, 0), len(old_x) - 2)  # segment, or the end one
         t = (x - old_x[i]) / (old_x[i + 1] - old_x[i])
         out.append(values[i] + t * (values[i + 1] - values[i]))
     return torch.stack(out)
@@ -43,12 +44,10 @@ def with_rate_lambdas(model: MLICPlusPlus, lambdas) -> MLICPlusPlus:
         raise ValueError("interpolating gains needs a model with at least two quality levels")
     config = dataclasses.replace(model.config, num_rates=len(lambdas), rate_lambdas=tuple(lambdas))
     new = MLICPlusPlus(config)
-    state = {k: v for k, v in model.state_dict().items() if k not in ("log_gain", "log_inv_gain")}
-    missing, unexpected = new.load_state_dict(state, strict=False)
-    assert set(missing) == {"log_gain", "log_inv_gain"} and not unexpected, (missing, unexpected)
-    with torch.no_grad():
-        for name in ("log_gain", "log_inv_gain"):
-            getattr(new, name).copy_(resample_log_linear(getattr(model, name).detach().cpu(), list(old), list(config.lambdas())))
+    state = model.state_dict()
+    for name in ("log_gain", "log_inv_gain"):
+        state[name] = resample_log_linear(state[name].cpu(), list(old), list(config.lambdas()))
+    new.load_state_dict(state)
     new.name = getattr(model, "name", None)
     param = next(model.parameters())
     return new.to(param.device).train(model.training)
