@@ -77,7 +77,10 @@ def test_tensors_match_official(setup, name):
         assert diff <= TOL[key], f"{variant}/{name}: {key} differs by {diff}"
     assert torch.equal(rec["z_symbols"], exp[f"{name}.z_symbols"])
     assert torch.equal(rec["z_hat"], exp[f"{name}.z_hat"])
-    assert torch.equal(rec["forward_x_hat"], rec["x_hat"])
+    # The eval forward runs g_a/g_s from a channels-last copy (another summation order): equal to the
+    # plain modules up to float32 rounding, and to the official code within the same tolerance.
+    assert (rec["forward_x_hat"] - rec["x_hat"]).abs().max().item() <= 1e-5
+    assert (rec["forward_x_hat"] - exp[f"{name}.x_hat"]).abs().max().item() <= TOL["x_hat"]
     for i in range(3):
         s = f"slice{i}"
         for key in ("means", "scales", "y_hat", "likelihoods"):

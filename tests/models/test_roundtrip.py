@@ -106,3 +106,26 @@ def test_strip_processing_matches_whole_transforms(model):
     assert (y - whole_y).abs().max() < 1e-4 * whole_y.abs().max()
     assert (x_hat - whole_x).abs().max() < 1e-4
     assert torch.equal(dec["x_hat"], fwd["x_hat"])  # the same strips in forward and decompress
+
+
+def test_channels_last_transforms_match_plain_modules(model):
+    """Eval mode runs g_a/g_s from a channels-last copy: the same function up to float32 rounding,
+    rebuilt when the weights change, and switchable off (then exactly the plain modules)."""
+    x = smooth_image(1, 128, 192, seed=7)
+    with torch.no_grad():
+        y_plain = model.g_a(x)
+        assert (model._transform(model.g_a, x) - y_plain).abs().max() <= 1e-4
+        assert (model._transform(model.g_s, y_plain) - model.g_s(y_plain)).abs().max() <= 1e-4
+        model.channels_last_transforms = False
+        try:
+            assert torch.equal(model._transform(model.g_a, x), y_plain)
+        finally:
+            del model.channels_last_transforms  # back to the class default
+        weight = model.g_a[-1].weight
+        saved = weight.clone()
+        try:
+            weight.mul_(2)  # a changed weight must not be served from the stale copy
+            assert (model._transform(model.g_a, x) - model.g_a(x)).abs().max() <= 1e-4
+        finally:
+            weight.copy_(saved)
+        assert (model._transform(model.g_a, x) - y_plain).abs().max() <= 1e-4

@@ -1,0 +1,69 @@
+"""Channels-last against plain-layout float32 transforms on CPU, side by side in one run.
+
+    python benchmarks/transform_layout.py [--model mlicpp-small] [--repeat 3] [--rounds 2]
+
+Times g_a and g_s alone and a whole encode + decode of the bundled 768×512 photo
+(``model.compress``/``decompress``, real bitstreams) with ``channels_last_transforms`` on and off,
+interleaved round by round so drift of the machine hits both; best of ``repeat`` per round. The
+symbol path is the same in both; the files decode either way.
+"""
+import argparse
+import time
+from importlib import resources
+
+import numpy as np
+import torch
+from PIL import Image
+
+from mlic.codec.image import pad_to_multiple, to_tensor
+from mlic.evaluate.bench import nontrivial_model
+
+
+def best(fn, repeat):
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", default="mlicpp-small")
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=2)
+    a = p.parse_args()
+    model = nontrivial_model(a.model)
+    rgb = np.asarray(Image.open(resources.files("mlic") / "samples" / "flower.png").convert("RGB"))
+    x = pad_to_multiple(to_tensor(rgb))
+    q = model.config.default_quality if model.config.num_rates else None
+    flags = " ".join(f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in open("/proc/cpuinfo").read().split())
+    print(f"model {a.model}, {x.shape[3]}×{x.shape[2]}, {torch.get_num_threads()} threads, torch {torch.__version__}, "
+          f"CPU flags: {flags}")  # fmt: skip
+    rows = {}
+    with torch.no_grad():
+        enc = model.compress(x, q)
+        y_hat = enc["y_hat"]
+        for _ in range(a.rounds):
+            for layout in (False, True):
+                model.channels_last_transforms = layout
+                model.compress(x, q)  # warm-up: oneDNN primitives, the channels-last copies
+                r = rows.setdefault(layout, {"g_a": [], "g_s": [], "encode": [], "decode": []})
+                r["g_a"].append(best(lambda: model._transform(model.g_a, x), a.repeat))
+                r["g_s"].append(best(lambda: model._transform(model.g_s, y_hat), a.repeat))
+                r["encode"].append(best(lambda: model.compress(x, q), a.repeat))
+                e = model.compress(x, q)
+                r["decode"].append(best(lambda: model.decompress(e["strings"], e["shape"], q), a.repeat))
+    plain, cl = rows[False], rows[True]
+    for part in ("g_a", "g_s", "encode", "decode"):
+        print(f"{part:7s} plain {min(plain[part]):.3f} s   channels-last {min(cl[part]):.3f} s   "
+              f"×{min(plain[part]) / min(cl[part]):.2f}   (per round: plain {', '.join(f'{t:.3f}' for t in plain[part])}; "
+              f"channels-last {', '.join(f'{t:.3f}' for t in cl[part])})")  # fmt: skip
+    total_plain = min(plain["encode"]) + min(plain["decode"])
+    total_cl = min(cl["encode"]) + min(cl["decode"])
+    print(f"encode + decode: plain {total_plain:.3f} s, channels-last {total_cl:.3f} s, ×{total_plain / total_cl:.2f}")
+
+
+if __name__ == "__main__":
+    main()
