@@ -31,8 +31,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-tile-pixels", type=int, default=None,
                    help="refuse tiles larger than this many pixels (bounds memory; default 4096×4096)")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"],
-                   help="precision of g_a/g_s: auto (default) = bf16 where the CPU/GPU has it natively, fp32 = the exact "
-                        "reference path (files stay compatible either way)")
+                   help="precision of g_a/g_s: auto (default) = bf16 where the CPU/GPU has it natively, fp32 = float32 "
+                        "(the reference arithmetic; files stay compatible either way)")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
