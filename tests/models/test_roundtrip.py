@@ -129,3 +129,25 @@ def test_channels_last_transforms_match_plain_modules(model):
         finally:
             weight.copy_(saved)
         assert (model._transform(model.g_a, x) - y_plain).abs().max() <= 1e-4
+
+
+def test_inference_copies_do_not_travel_with_the_model(model):
+    """The channels-last copies are a cache beside the model: a deep copy or a pickle of the model
+    does not carry them, and they go when the model goes."""
+    import copy
+    import gc
+    import pickle
+
+    from mlic.models import mlicpp
+
+    clone = copy.deepcopy(model)
+    x = smooth_image(1, 64, 64, seed=9)
+    clone.compress(x, 3)
+    assert clone.g_a in mlicpp._INFERENCE_COPIES
+    assert copy.deepcopy(clone).g_a not in mlicpp._INFERENCE_COPIES
+    # a pickled model holding copies of g_a and g_s would be far larger than one without
+    assert abs(len(pickle.dumps(clone)) - len(pickle.dumps(model))) < 4096
+    before = len(mlicpp._INFERENCE_COPIES)
+    del clone
+    gc.collect()
+    assert len(mlicpp._INFERENCE_COPIES) < before

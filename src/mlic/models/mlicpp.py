@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import weakref
 from typing import Callable
 
 import numpy as np
@@ -223,6 +224,11 @@ class SliceContext(nn.Module):
 QuantizeStep = Callable[[int, str, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
+#: Inference copies of transforms (see ``MLICPlusPlus._inference_copy``), keyed weakly by the module
+#: they copy: they live as long as it does and are never deep-copied, pickled or saved with a model.
+_INFERENCE_COPIES: weakref.WeakKeyDictionary[nn.Module, dict] = weakref.WeakKeyDictionary()
+
+
 class MLICPlusPlus(nn.Module):
     """The MLIC++ codec with CompressAI's API: ``forward``, ``compress``, ``decompress``, ``update``, ``aux_loss``."""
 
@@ -308,19 +314,19 @@ class MLICPlusPlus(nn.Module):
         Channels-last weights and activations let oneDNN skip the layout reorders it otherwise does on
         every call. bf16 (official configuration, 512×768, side by side): g_a 1.21 s with plain bf16
         weights, 0.89 s channels-last; g_s 1.44 → 1.24 s; autocast, which re-casts every weight on
-        every call, 1.01 s. float32 on a 2-core AVX2 CPU (shipped model, 768×512): g_a 0.52–0.55 →
-        0.37–0.41 s, g_s 0.57–0.73 → 0.50–0.57 s (``benchmarks/transform_layout.py``). The result
+        every call, 1.01 s. float32 on a 2-core AVX2 CPU (shipped model, 768×512, three runs of
+        ``benchmarks/transform_layout.py``): g_a ×1.14–1.54, g_s ×1.10–1.30 faster. The result
         differs from the plain-layout one in the last bits only (other summation order); neither
         transform decides a probability. The copy is not a submodule (not in the state dict); it is
         rebuilt whenever a parameter or buffer of ``net`` changes (``_version``).
         """
-        cache = self.__dict__.setdefault("_inference_cache", {})
+        cache = _INFERENCE_COPIES.setdefault(net, {})
         key = tuple((t.data_ptr(), t._version, t.device) for t in [*net.parameters(), *net.buffers()])
-        hit = cache.get((id(net), dtype))
+        hit = cache.get(dtype)
         if hit is None or hit[0] != key:
             fast = copy.deepcopy(net).to(memory_format=torch.channels_last).eval()
             fast = fast.to(dtype) if dtype is not None else fast
-            hit = cache[(id(net), dtype)] = (key, fast)
+            hit = cache[dtype] = (key, fast)
         return hit[1]
 
     def _analysis(self, x, quality):
