@@ -282,7 +282,7 @@ class MLICPlusPlus(nn.Module):
         log_ig = self.log_inv_gain[lo] * (1 - t) + self.log_inv_gain[hi] * t
         return log_g.exp()[..., None, None], log_ig.exp()[..., None, None]
 
-    #: Precision of g_a and g_s in eval mode: "fp32" (exact reference path) or "bf16" (see
+    #: Precision of g_a and g_s in eval mode: "fp32" (the reference arithmetic) or "bf16" (see
     #: :func:`fast_precision` for what the high-level API picks by default). Neither
     #: transform decides a probability, so bf16 keeps every bitstream decodable by an fp32 decoder
     #: and vice versa; it only changes which (valid) latents the encoder picks and the last bits of x̂.
