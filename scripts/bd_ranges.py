@@ -2,7 +2,7 @@
 subset of them (e.g. the levels an earlier model also had, for a like-for-like comparison), and
 optionally against an earlier model's curve. Writes the numbers as JSON.
 
-    python scripts/bd_ranges.py runs/eval-val9 --qualities 3 4 5 6 7 8 \\
+    python scripts/bd_ranges.py runs/eval-val10 --qualities 3 4 5 6 7 8 \\
         --previous <earlier mlic.json> -o docs/training-logs/eval-val-bd-ranges.json
 """
 import argparse
