@@ -7,14 +7,9 @@ precision decodes with either.
 """
 import argparse
 import time
-from importlib import resources
-
-import numpy as np
 import torch
-from PIL import Image
 
-from mlic.codec.image import pad_to_multiple, to_tensor
-from mlic.evaluate.bench import nontrivial_model
+from mlic.evaluate.bench import bpp_psnr, bundled_photo, nontrivial_model
 
 
 def main():
@@ -24,8 +19,7 @@ def main():
     p.add_argument("--quality", type=float, default=4.0)
     a = p.parse_args()
     model = nontrivial_model(a.model)
-    rgb = np.asarray(Image.open(resources.files("mlic") / "samples" / "flower.png").convert("RGB"))
-    x = pad_to_multiple(to_tensor(rgb))
+    rgb, x = bundled_photo()
     q = a.quality if model.config.num_rates else None
     print(f"model {a.model}, {x.shape[3]}×{x.shape[2]}, {torch.get_num_threads()} threads, bf16 supported by oneDNN: "
           f"{torch.ops.mkldnn._is_mkldnn_bf16_supported()}")  # fmt: skip
@@ -41,10 +35,8 @@ def main():
             t2 = time.perf_counter()
             enc_t.append(t1 - t0)
             dec_t.append(t2 - t1)
-        x_hat = dec["x_hat"][..., : rgb.shape[0], : rgb.shape[1]].clamp(0, 1)
-        psnr = float(-10 * torch.log10((x_hat - to_tensor(rgb)).pow(2).mean()))
-        nbytes = len(enc["strings"][0][0]) + len(enc["strings"][1][0])
-        r = res.setdefault(prec, {"enc": [], "dec": [], "bpp": nbytes * 8 / rgb.shape[0] / rgb.shape[1], "psnr": psnr, "enc_obj": enc})
+        bpp, psnr = bpp_psnr(enc, dec, rgb)
+        r = res.setdefault(prec, {"enc": [], "dec": [], "bpp": bpp, "psnr": psnr, "enc_obj": enc})
         r["enc"] += enc_t
         r["dec"] += dec_t
     for prec, r in res.items():

@@ -9,14 +9,9 @@ symbol path is the same in both; the files decode either way.
 """
 import argparse
 import time
-from importlib import resources
-
-import numpy as np
 import torch
-from PIL import Image
 
-from mlic.codec.image import pad_to_multiple, to_tensor
-from mlic.evaluate.bench import nontrivial_model
+from mlic.evaluate.bench import bpp_psnr, bundled_photo, nontrivial_model
 
 
 def best(fn, repeat):
@@ -35,8 +30,7 @@ def main():
     p.add_argument("--rounds", type=int, default=2)
     a = p.parse_args()
     model = nontrivial_model(a.model)
-    rgb = np.array(Image.open(resources.files("mlic") / "samples" / "flower.png").convert("RGB"))
-    x = pad_to_multiple(to_tensor(rgb))
+    rgb, x = bundled_photo()
     q = model.config.default_quality if model.config.num_rates else None
     flags = " ".join(f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in open("/proc/cpuinfo").read().split())
     print(f"model {a.model}, {x.shape[3]}×{x.shape[2]}, {torch.get_num_threads()} threads, torch {torch.__version__}, "
@@ -59,11 +53,7 @@ def main():
         for layout in (False, True):
             model.channels_last_transforms = layout
             e = model.compress(x, q)
-            d = model.decompress(e["strings"], e["shape"], q)
-            x_hat = d["x_hat"][..., : rgb.shape[0], : rgb.shape[1]].clamp(0, 1)
-            psnr = float(-10 * torch.log10((x_hat - to_tensor(rgb)).pow(2).mean()))
-            nbytes = len(e["strings"][0][0]) + len(e["strings"][1][0])
-            quality[layout] = (nbytes * 8 / rgb.shape[0] / rgb.shape[1], psnr, e)
+            quality[layout] = (*bpp_psnr(e, model.decompress(e["strings"], e["shape"], q), rgb), e)
         # A file written with one layout decodes with the other to the same latents.
         model.channels_last_transforms = False
         e = quality[True][2]

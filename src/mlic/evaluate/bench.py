@@ -44,6 +44,30 @@ def nontrivial_model(name: str | None, device="cpu") -> MLICPlusPlus:
     return model.to(device)
 
 
+def bundled_photo(device="cpu") -> tuple["np.ndarray", torch.Tensor]:
+    """The bundled 768×512 photo: its 8-bit RGB array and the padded model input."""
+    from importlib import resources
+
+    import numpy as np
+    from PIL import Image
+
+    from ..codec.image import pad_to_multiple, to_tensor
+
+    rgb = np.array(Image.open(resources.files("mlic") / "samples" / "flower.png").convert("RGB"))
+    return rgb, pad_to_multiple(to_tensor(rgb, device))
+
+
+def bpp_psnr(enc: dict, dec: dict, rgb) -> tuple[float, float]:
+    """Bits per pixel of one image's strings (y and z, no container) and PSNR of its decoded x̂ against ``rgb``."""
+    from ..codec.image import to_tensor
+
+    h, w = rgb.shape[:2]
+    x_hat = dec["x_hat"][..., :h, :w].clamp(0, 1)
+    psnr = float(-10 * torch.log10((x_hat - to_tensor(rgb, x_hat.device)).pow(2).mean()))
+    nbytes = len(enc["strings"][0][0]) + len(enc["strings"][1][0])
+    return nbytes * 8 / (h * w), psnr
+
+
 def _sync(device):
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize()

@@ -314,7 +314,7 @@ class MLICPlusPlus(nn.Module):
         Channels-last weights and activations let oneDNN skip the layout reorders it otherwise does on
         every call. bf16 (official configuration, 512×768, side by side): g_a 1.21 s with plain bf16
         weights, 0.89 s channels-last; g_s 1.44 → 1.24 s; autocast, which re-casts every weight on
-        every call, 1.01 s. float32 on a 2-core AVX2 CPU (shipped model, 768×512, three runs of
+        every call, 1.01 s. float32 on a 2-core AVX2 CPU (shipped model, 768×512, four runs of
         ``benchmarks/transform_layout.py``): g_a ×1.14–1.54, g_s ×1.10–1.30 faster. The result
         differs from the plain-layout one in the last bits only (other summation order); neither
         transform decides a probability. The copy is not a submodule (not in the state dict); it is
