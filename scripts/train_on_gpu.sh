@@ -20,7 +20,10 @@ OUT=${OUT:-runs/gpu}
 mkdir -p "$OUT"
 PY=${PYTHON:-python3}
 if ! "$PY" -c "import constriction" 2>/dev/null && ls .whl/*.whl >/dev/null 2>&1; then  # missing on the GPU image
-  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+  # .whl may hold constriction wheels for several Pythons (the GPU image's Python has changed between
+  # sessions); --find-links lets pip pick the one that fits this interpreter.
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+    --find-links .whl constriction
   export PYTHONPATH=/tmp/site
 fi
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
