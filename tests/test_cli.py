@@ -92,3 +92,19 @@ def test_readme_main_command_demo(capsys):
     assert main(["demo", "-q", "2"]) == 0
     out = capsys.readouterr().out
     assert "bpp" in out and "PSNR" in out and "mlicpp-small" in out
+
+
+def test_only_the_console_script_freezes_the_collector(monkeypatch):
+    # The `mlic` process freezes the objects of its imports (a full collection of them costs ~0.1 s
+    # on the first image); a program that calls main() keeps its collector as it was.
+    import gc
+
+    from mlic import cli
+
+    frozen = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))
+    monkeypatch.setitem(cli.COMMANDS, "demo", lambda args: 0)
+    monkeypatch.setitem(cli.COMMANDS, "models", lambda args: 0)
+    assert cli.main(["demo"]) == 0 and frozen == []
+    assert cli.main(["models"], short_lived=True) == 0 and frozen == []  # loads no model
+    assert cli.main(["demo"], short_lived=True) == 0 and frozen == [True]

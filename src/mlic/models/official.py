@@ -15,6 +15,7 @@ import torch
 from ..errors import CheckpointError  # noqa: E402  (re-exported)
 from .config import MLICConfig
 from .mlicpp import MLICPlusPlus
+from .construction import skip_parameter_init
 
 _PER_SLICE = {
     "local_context": "local_context",
@@ -127,7 +128,8 @@ def load_official_checkpoint(source, device: str | torch.device = "cpu") -> MLIC
     """
     state = _unwrap(source)
     config = infer_config(state)
-    model = MLICPlusPlus(config)
+    with skip_parameter_init():  # every parameter must come from the checkpoint (checked below)
+        model = MLICPlusPlus(config)
     ours = convert_state_dict(state)
     expected = model.state_dict()
     # Our integer tables are rebuilt below; everything else must be present with the right shape.

@@ -19,11 +19,12 @@ from safetensors.torch import save
 from .._io import atomic_write_bytes
 from .config import RATE_LAMBDAS, MLICConfig
 from .mlicpp import MLICPlusPlus
+from .construction import skip_parameter_init
 
 WEIGHTS_FORMAT = "mlic-weights/1"
 
 
-from ..errors import ModelNotFoundError  # noqa: E402  (re-exported)
+from ..errors import CheckpointError, ModelNotFoundError  # noqa: E402  (re-exported)
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,12 @@ def load_weights(path, device="cpu", name: str | None = None) -> MLICPlusPlus:
         if meta.get("format") != WEIGHTS_FORMAT:
             raise ModelNotFoundError(f"{path} is not an mlic weight file (format {meta.get('format')!r})")
         state = {k: f.get_tensor(k) for k in f.keys()}
-    model = MLICPlusPlus(MLICConfig.from_dict(json.loads(meta["config"])))
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    with skip_parameter_init():  # every parameter comes from the file (strict load below)
+        model = MLICPlusPlus(MLICConfig.from_dict(json.loads(meta["config"])))
+    try:
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()}, strict=True)
+    except RuntimeError as e:  # missing, extra or misshapen tensors: the file does not fit its own configuration
+        raise CheckpointError(f"{path} does not fit the configuration it declares: {e}") from None
     model.name = name or meta.get("name") or path.stem
     model.update()  # no-op when the file carries tables
     return model.to(device).eval()
