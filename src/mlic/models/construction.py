@@ -1,7 +1,7 @@
 """Build a model without drawing initial weights that a weight file is about to overwrite.
 
-Loading `mlicpp-small` took 0.40–0.49 s of a fresh `mlic` command on a 2-core CPU, most of it spent on
-work that is thrown away or that need not happen then (`benchmarks/model_load.py` measures it):
+Loading `mlicpp-small` took 0.40–0.49 s of a fresh `mlic` command on a 2-core CPU; about half of that
+was work thrown away or due elsewhere (`benchmarks/model_load.py` measures it):
 
 * Drawing the random initial weights of 215 convolutions (about 0.1–0.15 s), all replaced by
   ``load_state_dict``. PyTorch's ``torch.nn.utils.skip_init`` goes through the meta device, whose first
@@ -12,7 +12,7 @@ work that is thrown away or that need not happen then (`benchmarks/model_load.py
   skipped, so buffers made with plain tensor ops (masks, indices) are built as always; the caller must
   load a complete state dict afterwards (``strict=True``), which fails loudly if a parameter were left
   uninitialised.
-* A full garbage collection (about 0.1 s) that falls due during the first image a fresh process codes,
+* A full garbage collection (about 0.1 s) that falls due during the load or the first image a fresh process codes,
   scanning the ~180,000 objects ``import torch`` leaves: not a construction cost, and not one a library
   should decide for its caller; the `mlic` command, a short-lived process, freezes those objects once
   imported (``gc.freeze()`` in cli.py), and an application can do the same.
@@ -60,4 +60,3 @@ def skip_parameter_init():
             _state.skip = False
             for n, real in saved.items():
                 setattr(init, n, real)
-

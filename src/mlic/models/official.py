@@ -14,8 +14,8 @@ import torch
 
 from ..errors import CheckpointError  # noqa: E402  (re-exported)
 from .config import MLICConfig
-from .mlicpp import MLICPlusPlus
 from .construction import skip_parameter_init
+from .mlicpp import MLICPlusPlus
 
 _PER_SLICE = {
     "local_context": "local_context",

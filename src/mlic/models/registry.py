@@ -18,8 +18,8 @@ from safetensors.torch import save
 
 from .._io import atomic_write_bytes
 from .config import RATE_LAMBDAS, MLICConfig
-from .mlicpp import MLICPlusPlus
 from .construction import skip_parameter_init
+from .mlicpp import MLICPlusPlus
 
 WEIGHTS_FORMAT = "mlic-weights/1"
 
