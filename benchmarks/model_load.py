@@ -11,7 +11,8 @@ Each measurement is a fresh process doing what `mlic demo` does: load the model,
 * ``cli``: that, plus ``gc.freeze()`` after the imports, as the `mlic` command does.
 
 The modes alternate round by round (order reversed every other round) so the machine's drift hits all
-of them; medians are printed, and every run must decode to the same pixels.
+of them; medians are printed, with the number of full (generation-2) garbage collections each process ran
+during load + encode + decode, and every run must decode to the same pixels.
 """
 import argparse
 import contextlib
@@ -36,6 +37,8 @@ def child(mode: str, model_name: str) -> None:
         registry.skip_parameter_init = contextlib.nullcontext
     if mode == "cli":
         gc.freeze()
+    full_collections = []  # generation-2 collections during load + encode + decode
+    gc.callbacks.append(lambda phase, info: full_collections.append(1) if phase == "stop" and info["generation"] == 2 else None)
     sample = resources.files("mlic") / "samples" / "flower.png"
     t0 = time.perf_counter()
     api.get_model(model_name)
@@ -45,7 +48,8 @@ def child(mode: str, model_name: str) -> None:
     image = api.decode_image(data, model_name)
     t3 = time.perf_counter()
     digest = hashlib.sha256(image.tobytes()).hexdigest()
-    print(json.dumps({"load": t1 - t0, "encode": t2 - t1, "decode": t3 - t2, "digest": digest}))
+    print(json.dumps({"load": t1 - t0, "encode": t2 - t1, "decode": t3 - t2, "full_gc": len(full_collections),
+                      "digest": digest}))
 
 
 def main():
@@ -64,7 +68,7 @@ def main():
             runs[mode].append(json.loads(out.strip().splitlines()[-1]))
     digests = {m["digest"] for rs in runs.values() for m in rs}
     print(f"{a.model}, {a.rounds} fresh processes per mode, alternating; medians (min–max) in seconds")
-    print("| mode | load | first encode | first decode | load + encode + decode |\n|---|---|---|---|---|")
+    print("| mode | load | first encode | first decode | load + encode + decode | full GCs |\n|---|---|---|---|---|---|")
     med = {}
     for mode, rs in runs.items():
         cols = []
@@ -72,6 +76,7 @@ def main():
             vals = [m["load"] + m["encode"] + m["decode"] if key == "total" else m[key] for m in rs]
             med[mode, key] = statistics.median(vals)
             cols.append(f"{med[mode, key]:.3f} ({min(vals):.2f}–{max(vals):.2f})")
+        cols.append("/".join(str(m["full_gc"]) for m in rs))
         print(f"| {mode} | " + " | ".join(cols) + " |")
     for mode in MODES[1:]:
         print(f"{mode} against before: load ×{med['before', 'load'] / med[mode, 'load']:.2f}, load + encode + decode "

@@ -20,12 +20,14 @@ import torch
 from PIL import Image
 
 from mlic.codec.image import pad_to_multiple, to_tensor
+from mlic.evaluate.metrics import psnr
 from mlic.models.registry import load_model
+from mlic.train.loss import bits_per_pixel
 
 
-def psnr(x_hat: torch.Tensor, x: torch.Tensor) -> float:
+def cropped_psnr(x_hat: torch.Tensor, x: torch.Tensor) -> float:
     h, w = x.shape[-2:]
-    return float(-10 * torch.log10((x_hat[..., :h, :w].clamp(0, 1) - x).pow(2).mean()))
+    return float(psnr(x_hat[..., :h, :w].clamp(0, 1), x))
 
 
 def main():
@@ -55,11 +57,10 @@ def main():
                 for x in images:
                     xp = pad_to_multiple(x)
                     y, gains = model._analysis(xp, q)
-                    ceiling.append(psnr(model._synthesis(y, gains), x))
+                    ceiling.append(cropped_psnr(model._synthesis(y, gains), x))
                     out = model(xp, quality=q)
-                    coded.append(psnr(out["x_hat"], x))
-                    bits = sum(float(-torch.log2(v).sum()) for v in out["likelihoods"].values())
-                    bpp.append(bits / (x.shape[-2] * x.shape[-1]))
+                    coded.append(cropped_psnr(out["x_hat"], x))
+                    bpp.append(float(bits_per_pixel(out["likelihoods"], x.shape[-2] * x.shape[-1])))
                 rows.append({"quality": q, "bpp_estimated": float(np.mean(bpp)), "psnr_coded": float(np.mean(coded)),
                              "psnr_unquantized": float(np.mean(ceiling))})
         results[str(name)] = rows

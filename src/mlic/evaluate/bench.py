@@ -60,10 +60,11 @@ def bundled_photo(device="cpu") -> tuple["np.ndarray", torch.Tensor]:
 def bpp_psnr(enc: dict, dec: dict, rgb) -> tuple[float, float]:
     """Bits per pixel of one image's strings (y and z, no container) and PSNR of its decoded x̂ against ``rgb``."""
     from ..codec.image import to_tensor
+    from .metrics import psnr as tensor_psnr
 
     h, w = rgb.shape[:2]
     x_hat = dec["x_hat"][..., :h, :w].clamp(0, 1)
-    psnr = float(-10 * torch.log10((x_hat - to_tensor(rgb, x_hat.device)).pow(2).mean()))
+    psnr = float(tensor_psnr(x_hat, to_tensor(rgb, x_hat.device)))
     nbytes = len(enc["strings"][0][0]) + len(enc["strings"][1][0])
     return nbytes * 8 / (h * w), psnr
 
