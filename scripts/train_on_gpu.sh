@@ -42,12 +42,15 @@ if [ "${TRAIN:-1}" != 0 ]; then  # TRAIN=0: only the speed table and the cross-d
     INIT=(--init "$INIT_WEIGHTS")
     echo "starting from $INIT_WEIGHTS"
   fi
+  # QUALITY_WEIGHTS="1 1 1 1 1 2 2 2": how often each quality level is drawn (default uniform)
+  QW=()
+  [ -z "${QUALITY_WEIGHTS:-}" ] || read -r -a QW <<<"--quality-weights $QUALITY_WEIGHTS"
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
   # The progress bar goes to a file: the command's output tail is all that comes back, keep it readable.
   $PY -m mlic.train --data "${DATA:-data/train-subset}" --model "${MODEL:-mlicpp-small}" "${INIT[@]}" \
     --time-limit "${TRAIN_SECONDS:-540}" --steps 10000000 --batch-size "${BATCH:-32}" --patch-size 256 \
     --max-short-side 256 --cache --workers 12 --amp --lr "${LR:-2e-4}" --aux-lr "${AUX_LR:-1e-3}" --warmup-steps "${WARMUP:-300}" \
-    --milestones 0.8 0.94 --save-every 2000 --out "$WORK" 2>"$OUT/progress.log" && rc=0 || rc=$?
+    --milestones 0.8 0.94 --save-every 2000 "${QW[@]}" --out "$WORK" 2>"$OUT/progress.log" && rc=0 || rc=$?
   tr '\r' '\n' <"$OUT/progress.log" | grep -v '^train:' | tail -n 30 || true
   [ "$rc" = 0 ] || { echo "training failed (exit $rc); full log in progress.log" >&2; exit "$rc"; }
   split -b 15m -d "$WORK/model.safetensors" "$OUT/model.safetensors.part"

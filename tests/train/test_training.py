@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from mlic.train.data import CropDataset, StepBatchSampler
-from mlic.train.loop import Trainer, build_parser
+from mlic.train.loop import Trainer, build_parser, draw_qualities
 from mlic.train.loss import RateDistortionLoss
 
 
@@ -60,6 +60,28 @@ def test_a_few_steps_reduce_the_loss(image_folder, tmp_path):
     for _ in range(25):
         last = t.train_step(x)["loss"]
     assert last < 0.7 * first, (first, last)
+
+
+def test_quality_weights_steer_which_levels_train(image_folder, tmp_path):
+    torch.manual_seed(0)
+    uniform = draw_qualities(4, 4000)
+    assert sorted(uniform.unique().tolist()) == [0, 1, 2, 3]
+    torch.manual_seed(0)
+    assert torch.equal(draw_qualities(4, 4000, None), uniform)  # the default draw is unchanged
+    top_only = draw_qualities(4, 500, [0, 0, 0, 2.5])
+    assert bool((top_only == 3).all())
+    counts = torch.bincount(draw_qualities(4, 8000, [1, 1, 1, 5]), minlength=4).double() / 8000
+    assert counts[3].item() == pytest.approx(5 / 8, abs=0.03) and counts[0].item() == pytest.approx(1 / 8, abs=0.03)
+    for bad in ([1, 1, 1], [1, -1, 1, 1], [0, 0, 0, 0], [1, float("nan"), 1, 1]):
+        with pytest.raises(ValueError, match="quality weights"):
+            draw_qualities(4, 2, bad)
+    # wired through the trainer: every sample of a batch at the only level with weight
+    n = Trainer(_args(image_folder, tmp_path / "w", "--steps", "1")).model.config.num_rates
+    t = Trainer(_args(image_folder, tmp_path / "w", "--steps", "1", "--quality-weights", *["0"] * (n - 1), "1"))
+    quality, lmbda = t._qualities(6)
+    assert quality.tolist() == [float(n)] * 6 and torch.equal(lmbda, t.lambdas[[n - 1] * 6])
+    with pytest.raises(SystemExit, match="quality weights"):
+        Trainer(_args(image_folder, tmp_path / "w", "--steps", "1", "--quality-weights", "1"))
 
 
 def test_rd_loss_per_sample_lambda():

@@ -45,6 +45,24 @@ def training_lambdas(config: MLICConfig, metric: str) -> torch.Tensor:
     return resample_log_linear(pairs, list(RATE_LAMBDAS), list(mse)).exp().view(-1)
 
 
+def draw_qualities(num_rates: int, batch: int, weights: list[float] | None = None) -> torch.Tensor:
+    """Quality indexes (0-based) for one batch: uniform over the levels, or in proportion to ``weights``
+    (one non-negative weight per level), e.g. to give the high rates, where the small model's transforms
+    fall short, more of the training. The uniform draw stays ``torch.randint``, so runs and checkpoints
+    made before weights existed resume bit-exactly."""
+    if weights is None:
+        return torch.randint(0, num_rates, (batch,))
+    return torch.multinomial(quality_distribution(num_rates, weights), batch, replacement=True)
+
+
+def quality_distribution(num_rates: int, weights) -> torch.Tensor:
+    """``weights`` checked (one finite, non-negative weight per level, not all zero) and normalised."""
+    w = torch.as_tensor(weights, dtype=torch.float64)
+    if w.shape != (num_rates,) or not bool(torch.isfinite(w).all()) or bool((w < 0).any()) or float(w.sum()) <= 0:
+        raise ValueError(f"quality weights must be {num_rates} finite non-negative numbers, not all zero (got {list(weights)})")
+    return w / w.sum()
+
+
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     p = parser or argparse.ArgumentParser(prog="mlic train", description="Train an MLIC++ model.")
     p.add_argument("--data", nargs="+", required=True, help="folders of training images (recursive)")
@@ -55,6 +73,7 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--metric", choices=["mse", "ms-ssim"], default="mse")
     p.add_argument("--lmbda", type=float, help="fixed λ (fixed-rate models)")
+    p.add_argument("--quality-weights", type=float, nargs="+", help="variable-rate models: how often each quality level is drawn, one weight per level (default: uniform)")
     p.add_argument("--steps", type=int, default=100_000)
     p.add_argument("--time-limit", type=float, help="stop after this many seconds; the LR schedule follows elapsed time")
     p.add_argument("--batch-size", type=int, default=8, help="per process")
@@ -169,6 +188,13 @@ class Trainer:
         if config.num_rates == 0 and args.lmbda is None:
             raise SystemExit("a fixed-rate model needs --lmbda")
         self.lambdas = training_lambdas(config, args.metric) if config.num_rates else None
+        if getattr(args, "quality_weights", None) is not None:
+            if not config.num_rates:
+                raise SystemExit("--quality-weights needs a variable-rate model")
+            try:
+                quality_distribution(config.num_rates, args.quality_weights)
+            except ValueError as e:
+                raise SystemExit(str(e)) from None
         main_params = [p for n, p in self.model.named_parameters() if not n.endswith("quantiles")]
         aux_params = [p for n, p in self.model.named_parameters() if n.endswith("quantiles")]
         self.optimizer = torch.optim.Adam(main_params, lr=args.lr)
@@ -213,7 +239,7 @@ class Trainer:
         n = self.model.config.num_rates
         if n == 0:
             return None, torch.full((batch,), float(self.args.lmbda))
-        q = torch.randint(0, n, (batch,))
+        q = draw_qualities(n, batch, getattr(self.args, "quality_weights", None))
         return (q + 1).float().to(self.device), self.lambdas[q]
 
     def train_step(self, x: torch.Tensor) -> dict:
