@@ -82,9 +82,11 @@ def main():
     if a.classical:
         cache = out / "cache.jsonl"
         if Path(a.classical).resolve() != cache.resolve():
-            # appended, not replaced: the folder's own entries (e.g. an interrupted run's) stay usable
+            # appended, not replaced: the folder's own entries (e.g. an interrupted run's) stay usable;
+            # lines already there are skipped, so running the script again does not grow the file
+            have = set(cache.read_text().splitlines()) if cache.exists() else set()
             with cache.open("a") as f:
-                f.write(Path(a.classical).read_text())
+                f.writelines(line + "\n" for line in Path(a.classical).read_text().splitlines() if line not in have)
         codecs += CLASSICAL
         common += ["--plot", "--workers", a.workers]
     mlic("eval", a.images, "-o", out, "--codecs", ",".join(codecs), "--model", weights, *common)

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from mlic.train.data import CropDataset, StepBatchSampler
-from mlic.train.loop import Trainer, build_parser, draw_qualities
+from mlic.train.loop import Trainer, _config, build_parser, draw_qualities
 from mlic.train.loss import RateDistortionLoss
 
 
@@ -76,7 +76,7 @@ def test_quality_weights_steer_which_levels_train(image_folder, tmp_path):
         with pytest.raises(ValueError, match="quality weights"):
             draw_qualities(4, 2, bad)
     # wired through the trainer: every sample of a batch at the only level with weight
-    n = Trainer(_args(image_folder, tmp_path / "w", "--steps", "1")).model.config.num_rates
+    n = _config("mlicpp-tiny").num_rates
     t = Trainer(_args(image_folder, tmp_path / "w", "--steps", "1", "--quality-weights", *["0"] * (n - 1), "1"))
     quality, lmbda = t._qualities(6)
     assert quality.tolist() == [float(n)] * 6 and torch.equal(lmbda, t.lambdas[[n - 1] * 6])

@@ -188,11 +188,12 @@ class Trainer:
         if config.num_rates == 0 and args.lmbda is None:
             raise SystemExit("a fixed-rate model needs --lmbda")
         self.lambdas = training_lambdas(config, args.metric) if config.num_rates else None
+        self.quality_probs = None  # uniform
         if getattr(args, "quality_weights", None) is not None:
             if not config.num_rates:
                 raise SystemExit("--quality-weights needs a variable-rate model")
             try:
-                quality_distribution(config.num_rates, args.quality_weights)
+                self.quality_probs = quality_distribution(config.num_rates, args.quality_weights)
             except ValueError as e:
                 raise SystemExit(str(e)) from None
         main_params = [p for n, p in self.model.named_parameters() if not n.endswith("quantiles")]
@@ -239,7 +240,7 @@ class Trainer:
         n = self.model.config.num_rates
         if n == 0:
             return None, torch.full((batch,), float(self.args.lmbda))
-        q = draw_qualities(n, batch, getattr(self.args, "quality_weights", None))
+        q = draw_qualities(n, batch, self.quality_probs)
         return (q + 1).float().to(self.device), self.lambdas[q]
 
     def train_step(self, x: torch.Tensor) -> dict:
