@@ -1,6 +1,6 @@
 import io
 
-from mlic._progress import progress
+from mlic._progress import progress_bar
 
 
 class _Terminal(io.StringIO):
@@ -10,7 +10,7 @@ class _Terminal(io.StringIO):
 
 def test_a_file_gets_one_line_per_redraw_and_the_final_state():
     out = io.StringIO()
-    for _ in progress(range(5), file=out, desc="train", file_interval_s=0, miniters=1):
+    for _ in progress_bar(range(5), file=out, desc="train", file_interval_s=0, miniters=1):
         pass
     text = out.getvalue()
     assert "\r" not in text
@@ -22,7 +22,7 @@ def test_a_file_gets_one_line_per_redraw_and_the_final_state():
 
 def test_a_file_is_redrawn_at_most_every_interval():
     out = io.StringIO()
-    bar = progress(total=1000, file=out, desc="train")  # default interval: 30 s
+    bar = progress_bar(total=1000, file=out, desc="train")  # default interval: 30 s
     for _ in range(1000):
         bar.update(1)
     bar.close()
@@ -33,13 +33,13 @@ def test_a_file_is_redrawn_at_most_every_interval():
 
 def test_a_terminal_keeps_the_in_place_bar():
     out = _Terminal()
-    for _ in progress(range(3), file=out, desc="x", mininterval=0, miniters=1):
+    for _ in progress_bar(range(3), file=out, desc="x", mininterval=0, miniters=1):
         pass
     assert "\r" in out.getvalue()
 
 
 def test_disabled_writes_nothing():
     out = io.StringIO()
-    for _ in progress(range(3), file=out, disable=True):
+    for _ in progress_bar(range(3), file=out, disable=True):
         pass
     assert out.getvalue() == ""

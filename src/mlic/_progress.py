@@ -3,7 +3,7 @@
 tqdm redraws its bar in place with carriage returns, ten times a second. On a terminal that is what
 you want; redirected to a file (``nohup mlic train … 2> train.log``, a batch job, CI) it becomes one
 line that grows by megabytes over a long run and shows nothing useful to ``tail``. When the stream is
-not a terminal, :func:`progress` therefore redraws at most every ``file_interval_s`` seconds and writes
+not a terminal, :func:`progress_bar` therefore redraws at most every ``file_interval_s`` seconds and writes
 each redraw as its own line.
 """
 from __future__ import annotations
@@ -38,11 +38,13 @@ def _is_terminal(stream) -> bool:
         return False
 
 
-def progress(iterable=None, *, file=None, file_interval_s: float = FILE_INTERVAL_S, **kwargs) -> tqdm:
+def progress_bar(iterable=None, *, file=None, file_interval_s: float = FILE_INTERVAL_S, **kwargs) -> tqdm:
     """``tqdm(iterable, **kwargs)`` on ``file`` (default stderr), line-per-update when that is not a terminal."""
     stream = sys.stderr if file is None else file
     if not kwargs.get("disable") and not _is_terminal(stream):
         kwargs.setdefault("mininterval", file_interval_s)
+        # tqdm's monitor thread also forces a redraw after maxinterval (10 s) without one: keep it to the same pace.
+        kwargs.setdefault("maxinterval", file_interval_s)
         kwargs.setdefault("ncols", 120)
         kwargs["dynamic_ncols"] = False  # there is no screen to measure
         stream = _OneLinePerRedraw(stream)

@@ -161,9 +161,9 @@ def _targets(inputs: list[str], output: str | None, suffix: str) -> list[str]:
 
 
 def _progress(items, enabled: bool, desc: str):
-    from ._progress import progress
+    from ._progress import progress_bar
 
-    return progress(items, desc=desc, disable=not enabled or len(items) < 2, dynamic_ncols=True)
+    return progress_bar(items, desc=desc, disable=not enabled or len(items) < 2, dynamic_ncols=True)
 
 
 def _run_batch(args, jobs, desc: str, work) -> int:

@@ -65,6 +65,24 @@ def test_loaded_model_is_exactly_the_saved_one(tmp_path):
         assert torch.equal(model(x, quality=3)["x_hat"], loaded(x, quality=3)["x_hat"])
 
 
+def test_saving_the_same_weights_gives_the_same_bytes(tmp_path):
+    # safetensors orders the metadata by a randomly seeded hash map; save_weights must not inherit that,
+    # or an exported file's SHA-256 could never be checked against the model card.
+    import json
+
+    torch.manual_seed(3)
+    model = MLICPlusPlus(TINY_CONFIG).eval()
+    hashes = {save_weights(model, tmp_path / f"{i}.safetensors", "tiny", half=True) for i in range(6)}
+    assert len(hashes) == 1
+    data = (tmp_path / "0.safetensors").read_bytes()
+    size = int.from_bytes(data[:8], "little")
+    assert size % 8 == 0
+    meta = json.loads(data[8 : 8 + size])["__metadata__"]
+    assert list(meta) == sorted(meta) and meta["name"] == "tiny"
+    loaded = load_weights(tmp_path / "0.safetensors")  # the rewritten header still reads
+    assert loaded.state_dict().keys() == model.state_dict().keys()
+
+
 def test_a_file_missing_a_parameter_is_refused(tmp_path):
     from safetensors import safe_open
     from safetensors.torch import load_file, save_file

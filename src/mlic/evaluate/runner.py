@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .._progress import progress
+from .._progress import progress_bar
 from ..train.data import list_images
 from .metrics import ms_ssim, psnr_from_mse
 
@@ -127,7 +127,7 @@ def evaluate(dataset, output, codecs=ALL_CODECS, qualities: dict | None = None, 
                     missing.append((q, key))
             if missing:  # only the qualities not in the cache
                 tasks.append(((name, str(p), tuple(q for q, _ in missing)), [k for _, k in missing]))
-    bar = progress(total=len(tasks), desc="classical codecs", disable=not progress or not tasks, dynamic_ncols=True)
+    bar = progress_bar(total=len(tasks), desc="classical codecs", disable=not progress or not tasks, dynamic_ncols=True)
     if workers > 1 and tasks:
         # One torch thread per worker: the workers are the parallelism, and workers × cores threads
         # spinning on the metric computations would oversubscribe the CPU.
@@ -148,7 +148,7 @@ def evaluate(dataset, output, codecs=ALL_CODECS, qualities: dict | None = None, 
             precision = fast_precision(device)
         qs = tuple(qualities.get("mlic", range(1, net.config.num_rates + 1) if net.variable_rate else [None]))
         descriptions["mlic"] = f"mlic {getattr(net, 'name', 'custom')} (id {ident}), real .mlic files, device {device}, transforms {precision}"
-        for p in progress(images, desc="mlic", disable=not progress, dynamic_ncols=True):
+        for p in progress_bar(images, desc="mlic", disable=not progress, dynamic_ncols=True):
             rgb = None
             for q in qs:
                 key = f"mlic|{ident}|{precision}|{q}|{hashes[p]}"

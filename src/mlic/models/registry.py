@@ -116,9 +116,25 @@ def save_weights(model: MLICPlusPlus, path, name: str, extra: dict | None = None
         state = {k: v.half() if v.is_floating_point() and "scale_table" not in k else v for k, v in state.items()}
     meta = {"format": WEIGHTS_FORMAT, "name": name, "config": json.dumps(model.config.to_dict())}
     meta.update({k: str(v) for k, v in (extra or {}).items()})
-    data = save(state, metadata=meta)
+    data = _sorted_metadata(save(state, metadata=meta))
     atomic_write_bytes(path, data, force=True)
     return hashlib.sha256(data).hexdigest()
+
+
+def _sorted_metadata(data: bytes) -> bytes:
+    """The same safetensors file with its metadata keys in sorted order.
+
+    safetensors writes ``__metadata__`` from a Rust hash map, whose order is random per map: saving the
+    same weights twice gave files with different bytes and SHA-256, so an export could not be checked
+    against a model card. Only the header is rewritten; tensor offsets are relative to its end.
+    """
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + size])
+    if "__metadata__" in header:
+        header = {"__metadata__": dict(sorted(header.pop("__metadata__").items()))} | header
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    text += b" " * (-len(text) % 8)  # the format pads the header with spaces to 8-byte alignment
+    return len(text).to_bytes(8, "little") + text + data[8 + size :]
 
 
 def model_fingerprint(model: MLICPlusPlus) -> bytes:

@@ -25,7 +25,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
 from .._io import atomic_write_bytes
-from .._progress import progress
+from .._progress import progress_bar
 from ..models import RATE_LAMBDAS, MLICConfig, MLICPlusPlus
 from ..models.rates import resample_log_linear
 from ..models.registry import _REGISTRY, load_model, save_weights
@@ -301,7 +301,7 @@ class Trainer:
                 writer = SummaryWriter(self.out / "tb")
             except Exception:  # tensorboard is optional
                 writer = None
-        bar = progress(total=args.steps, initial=self.step, disable=self.rank != 0, desc="train", dynamic_ncols=True)
+        bar = progress_bar(total=args.steps, initial=self.step, disable=self.rank != 0, desc="train", dynamic_ncols=True)
         start = time.monotonic() - self.elapsed
         sampler = StepBatchSampler(len(self.dataset), args.batch_size, args.seed, self.step, self.rank, self.world)
         # Own generator: creating the loader must not consume the global RNG (resume stays bit-exact).
