@@ -314,7 +314,7 @@ class Trainer:
                     stats = self.train_step(x)
                     self.elapsed = time.monotonic() - start
                     bar.update(1)
-                    bar.set_postfix(loss=f"{stats['loss']:.3f}", bpp=f"{stats['bpp']:.3f}", mse=f"{stats['mse']:.2e}")
+                    bar.set_postfix(loss=f"{stats['loss']:.3f}", bpp=f"{stats['bpp']:.3f}", mse=f"{stats['mse']:.2e}", refresh=False)
                     if self.rank == 0 and (self.step % 50 == 0 or self.step == 1):
                         self._log(log_path, stats, writer)
                     if self.step % args.save_every == 0:
