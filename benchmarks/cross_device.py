@@ -20,21 +20,23 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 import mlic
 from mlic.codec import container as fmt
 from mlic.codec.api import get_model
 from mlic.errors import MlicError
+from mlic._progress import progress_bar
 
 
 def encode(a):
     paths = sorted(glob.glob(str(Path(a.images) / "**" / "*.png"), recursive=True))[: a.limit or None]
+    if not paths:  # an empty manifest would make the decode side print 0/0 and a NaN time
+        raise SystemExit(f"no PNG images under {a.images}")
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     device = torch.device(a.device)
     manifest = {"device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu", "torch": torch.__version__, "files": []}
-    for p in tqdm(paths):
+    for p in progress_bar(paths):
         data = mlic.encode_image(p, a.quality, device=a.device)
         name = Path(p).stem + ".mlic"
         (out / name).write_bytes(data)
@@ -46,8 +48,10 @@ def encode(a):
 def decode(a):
     folder = Path(a.dir)
     manifest = json.loads((folder / "manifest.json").read_text())
+    if not manifest["files"]:
+        raise SystemExit(f"{folder / 'manifest.json'} lists no files")
     rows, failed = [], 0
-    for entry in tqdm(manifest["files"]):
+    for entry in progress_bar(manifest["files"]):
         c = fmt.parse((folder / entry["file"]).read_bytes())
         net = get_model(c.header.model_name, "cpu")
         row = {"file": entry["file"], "reconciled": 0, "tries": 0}

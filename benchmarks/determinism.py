@@ -24,12 +24,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from tqdm import tqdm
 
 from mlic.errors import DesyncError
 from mlic.models import mlicpp
 from mlic.models.perturb import other_machine
 from mlic.models.registry import load_model
+from mlic._progress import progress_bar
 
 SHARED_VAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "val"
 
@@ -56,7 +56,7 @@ def main():
     variants = {"same machine": (model, 2), "1 thread": (model, 1), "float64": (wide, 2), "worst case": (worst, 2)}
     r = {k: {"halves_reconciled": 0, "files_needing_reconciliation": 0, "failed": 0, "decode_s": 0.0, "tries": 0, "max_tries": 0} for k in variants}
     total_bytes = 0
-    for f in tqdm(files):
+    for f in progress_bar(files):
         x = load(f)
         enc = model.compress(x, a.quality)
         total_bytes += len(enc["strings"][0][0]) + len(enc["strings"][1][0])

@@ -13,11 +13,11 @@ import time
 
 import numpy as np
 from PIL import Image
-from tqdm import tqdm
 
 import mlic
 from mlic.codec.mutate import mutate
 from mlic.evaluate.bench import nontrivial_model
+from mlic._progress import progress_bar
 
 
 def seeds(model):
@@ -40,7 +40,7 @@ def main():
     outcomes = collections.Counter()
     bugs = []
     slowest = 0.0
-    for i in tqdm(range(a.count), mininterval=2):
+    for i in progress_bar(range(a.count)):
         rng = random.Random(a.seed * 1_000_003 + i)
         data = base[rng.randrange(len(base))]
         for _ in range(rng.randint(1, 3)):
