@@ -33,6 +33,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from mlic.evaluate.runner import merge_caches
+
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "src" / "mlic" / "weights" / "mlicpp-small.safetensors"
 VAL = ROOT.parent / "shared" / "data" / "val"
@@ -54,30 +56,6 @@ def export_half(run: Path, out: Path) -> tuple[Path, str]:
     half = out / "mlicpp-small-fp16.safetensors"
     sha = save_weights(load_weights(full).eval(), half, "mlicpp-small", half=True)
     return half, sha
-
-
-def share_classical_results(cache: Path, shared: Path) -> int:
-    """Copy the classical codecs' results that `cache` holds and `shared` lacks into `shared` (rewritten
-    atomically); returns how many. Without this, every evaluation codes the same missing tasks again
-    (216 image × codec tasks, 1,646 files, 2.5–4 minutes, in sessions 10 and 11). The model's own results stay out: they belong to
-    one candidate's weights."""
-    if not cache.exists() or cache.resolve() == shared.resolve():
-        return 0
-    lines = shared.read_text().splitlines() if shared.exists() else []
-    keys = {json.loads(line)["key"] for line in lines if line.strip()}
-    new = []
-    for line in cache.read_text().splitlines():
-        if not line.strip():
-            continue
-        entry = json.loads(line)
-        if entry["row"].get("codec") in CLASSICAL and entry["key"] not in keys:
-            keys.add(entry["key"])
-            new.append(line)
-    if new:
-        tmp = shared.with_name(shared.name + ".tmp")
-        tmp.write_text("".join(line + "\n" for line in lines + new))
-        tmp.replace(shared)
-    return len(new)
 
 
 def main():
@@ -104,18 +82,16 @@ def main():
     common = ["--precision", a.precision, *limit]
     codecs = ["mlic"]
     if a.classical:
-        cache = out / "cache.jsonl"
-        if Path(a.classical).resolve() != cache.resolve():
-            # appended, not replaced: the folder's own entries (e.g. an interrupted run's) stay usable;
-            # lines already there are skipped, so running the script again does not grow the file
-            have = set(cache.read_text().splitlines()) if cache.exists() else set()
-            with cache.open("a") as f:
-                f.writelines(line + "\n" for line in Path(a.classical).read_text().splitlines() if line not in have)
+        # merged, not replaced: the folder's own entries (e.g. an interrupted run's) stay usable
+        merge_caches(a.classical, out / "cache.jsonl")
         codecs += CLASSICAL
         common += ["--plot", "--workers", a.workers]
     mlic("eval", a.images, "-o", out, "--codecs", ",".join(codecs), "--model", weights, *common)
     if a.classical:
-        grown = share_classical_results(out / "cache.jsonl", Path(a.classical))
+        # and back: without this every evaluation coded the same missing tasks again (216 image × codec
+        # tasks, 1,646 files, 2.5–4 minutes, in sessions 10 and 11). The model's own results stay out:
+        # they belong to one candidate's weights.
+        grown = merge_caches(out / "cache.jsonl", a.classical, codecs=CLASSICAL)
         if grown:
             print(f"{grown} classical results coded in this run added to {a.classical} for the next one")
     if a.previous:

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .._io import atomic_write_bytes
 from .._progress import progress_bar
 from ..train.data import list_images
 from .metrics import ms_ssim, psnr_from_mse
@@ -79,6 +80,21 @@ class _Cache:
         self.rows[key] = row
         with self.path.open("a") as f:
             f.write(json.dumps({"key": key, "row": row}) + "\n")
+
+
+def merge_caches(source, target, codecs=None) -> int:
+    """Add to the cache file ``target`` the results of ``source`` it lacks (by key; only those of
+    ``codecs`` when given) and return how many. ``target`` is rewritten atomically, and only when it
+    grows. Lines an interrupted run cut short are skipped on both sides, as evaluation skips them."""
+    source, target = Path(source), Path(target)
+    if not source.exists() or source.resolve() == target.resolve():
+        return 0
+    have = _Cache(target).rows
+    new = {k: row for k, row in _Cache(source).rows.items() if k not in have and (codecs is None or row.get("codec") in codecs)}
+    if new:
+        rows = have | new
+        atomic_write_bytes(target, "".join(json.dumps({"key": k, "row": r}) + "\n" for k, r in rows.items()).encode(), force=True)
+    return len(new)
 
 
 def _sha(path: Path) -> str:
