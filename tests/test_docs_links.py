@@ -1,0 +1,53 @@
+"""Relative links in the README and docs/ lead somewhere: the file exists, and a #fragment names a heading.
+
+The model card and its history link into each other by section; a renamed heading would otherwise break
+those links silently.
+"""
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+CODE_BLOCK = re.compile(r"^```.*?^```", re.S | re.M)
+
+
+def github_slug(heading: str) -> str:
+    """The anchor GitHub gives a Markdown heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[`*_]", "", heading.strip().lower())
+    text = re.sub(r"[^\w\- ]", "", text)
+    return text.replace(" ", "-")
+
+
+def anchors(path: Path) -> set[str]:
+    text = CODE_BLOCK.sub("", path.read_text(encoding="utf-8"))
+    return {github_slug(m.group(1)) for m in re.finditer(r"^#{1,6}\s+(.+?)\s*#*$", text, re.M)}
+
+
+def relative_links(path: Path):
+    text = CODE_BLOCK.sub("", path.read_text(encoding="utf-8"))
+    for target in LINK.findall(text):
+        if re.match(r"[a-z][a-z0-9+.-]*:", target):  # http:, https:, mailto:
+            continue
+        yield target
+
+
+def test_slug_matches_github():
+    assert github_slug("Each shipped file against the classical codecs") == "each-shipped-file-against-the-classical-codecs"
+    assert github_slug("`mlicpp-small` — the shipped default (honest status)") == "mlicpp-small--the-shipped-default-honest-status"
+    assert github_slug("Rate–distortion, measured") == "ratedistortion-measured"
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_relative_links_resolve(doc):
+    problems = []
+    for target in relative_links(doc):
+        file_part, _, fragment = target.partition("#")
+        dest = (doc.parent / file_part).resolve() if file_part else doc
+        if not dest.exists():
+            problems.append(f"{target}: no such file")
+        elif fragment and dest.suffix == ".md" and fragment not in anchors(dest):
+            problems.append(f"{target}: no heading with that anchor in {dest.name}")
+    assert not problems, f"{doc.name}: " + "; ".join(problems)
