@@ -3,6 +3,7 @@
 The model card and its history link into each other by section; a renamed heading would otherwise break
 those links silently.
 """
+import functools
 import re
 from pathlib import Path
 
@@ -26,8 +27,9 @@ def _prose(path: Path) -> str:
     return CODE_BLOCK.sub("", path.read_text(encoding="utf-8"))
 
 
-def anchors(path: Path) -> set[str]:
-    return {github_slug(m.group(1)) for m in re.finditer(r"^#{1,6}\s+(.+?)\s*#*$", _prose(path), re.M)}
+@functools.cache  # many links point into the same few pages
+def anchors(path: Path) -> frozenset[str]:
+    return frozenset(github_slug(m.group(1)) for m in re.finditer(r"^#{1,6}\s+(.+?)\s*#*$", _prose(path), re.M))
 
 
 def relative_links(path: Path):
