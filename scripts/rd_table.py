@@ -1,7 +1,10 @@
 """Print the model card's RD table from an `mlic eval` output folder: per quality the model's bpp,
 PSNR-RGB and MS-SSIM, and each anchor's PSNR at the same bpp (interpolated linearly in log bpp).
+With --previous an earlier model's curve is one more anchor; with --gain the anchor columns show the
+model's PSNR minus the anchor's (dB at equal rate) instead, the card's "PSNR at equal rate" figures.
 
     python scripts/rd_table.py runs/eval-val7 [--anchors jpeg webp avif heic]
+    python scripts/rd_table.py runs/eval-val20 --anchors webp --previous <earlier mlic.json> --gain
 """
 import argparse
 from pathlib import Path
@@ -25,14 +28,21 @@ def main():
     p.add_argument("folder", type=Path)
     p.add_argument("--model", default="mlic")
     p.add_argument("--anchors", nargs="+", default=["jpeg", "webp", "avif", "heic"])
+    p.add_argument("--previous", type=Path, help="an earlier model's mlic.json, shown as one more anchor")
+    p.add_argument("--gain", action="store_true", help="show the model's PSNR minus each anchor's, in dB")
     a = p.parse_args()
     model = load_curve(a.folder / f"{a.model}.json")["results"]
+    names = a.anchors + (["previous"] if a.previous else [])
     anchors = [load_curve(a.folder / f"{name}.json") for name in a.anchors]
-    print("| quality | bpp | PSNR-RGB (dB) | MS-SSIM | " + " | ".join(a.anchors) + " |")
+    if a.previous:
+        anchors.append(load_curve(a.previous))
+    print("| quality | bpp | PSNR-RGB (dB) | MS-SSIM | " + " | ".join(names) + " |")
     print("|---" * (4 + len(anchors)) + "|")
     for i, bpp in enumerate(model["bpp"]):
-        cols = [f"{v:.2f}" if (v := psnr_at(c, bpp)) is not None else "—" for c in anchors]
-        print(f"| {model['quality'][i]:g} | {bpp:.3f} | {model['psnr-rgb'][i]:.2f} | {model['ms-ssim-rgb'][i]:.4f} | " + " | ".join(cols) + " |")
+        psnr = model["psnr-rgb"][i]
+        fmt = (lambda v: f"{psnr - v:+.2f}") if a.gain else (lambda v: f"{v:.2f}")
+        cols = [fmt(v) if (v := psnr_at(c, bpp)) is not None else "—" for c in anchors]
+        print(f"| {model['quality'][i]:g} | {bpp:.3f} | {psnr:.2f} | {model['ms-ssim-rgb'][i]:.4f} | " + " | ".join(cols) + " |")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,18 @@ def test_rates_outside_the_anchors_measured_range_show_a_dash(tmp_path):
     assert out[2].endswith("| — |") and out[3].endswith("| — |")  # not the end points repeated
 
 
+def test_gain_against_an_earlier_model_is_the_psnr_difference_at_equal_rate(tmp_path):
+    _curve(tmp_path / "webp.json", [0.1, 0.4], [26.0, 30.0])
+    earlier = tmp_path / "earlier" / "mlic.json"
+    earlier.parent.mkdir()
+    _curve(earlier, [0.1, 0.4], [27.0, 31.0])
+    _curve(tmp_path / "mlic.json", [0.2], [28.5], **{"ms-ssim-rgb": [0.95], "quality": [1]})
+    out = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path), "--anchors", "webp", "--previous", str(earlier),
+                          "--gain"], capture_output=True, text=True, check=True).stdout.splitlines()  # fmt: skip
+    assert out[0] == "| quality | bpp | PSNR-RGB (dB) | MS-SSIM | webp | previous |"
+    assert out[2] == "| 1 | 0.200 | 28.50 | 0.9500 | +0.50 | -0.50 |"  # both anchors read 28.00 / 29.00 at 0.2 bpp
+
+
 def test_bd_ranges_compares_all_qualities_and_a_subset(tmp_path):
     script = SCRIPT.parent / "bd_ranges.py"
     bpp, psnr = [0.1, 0.2, 0.4, 0.8, 1.6], [25.0, 27.0, 29.0, 31.0, 33.0]
