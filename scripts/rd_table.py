@@ -23,6 +23,13 @@ def psnr_at(curve: dict, bpp: float) -> float | None:
     return float(np.interp(np.log(bpp), np.log(r["bpp"]), r["psnr-rgb"]))
 
 
+def cell(psnr, anchor_psnr, gain):
+    """One anchor column: its PSNR at our rate, or with `gain` ours minus it; "—" outside its range."""
+    if anchor_psnr is None:
+        return "—"
+    return f"{psnr - anchor_psnr:+.2f}" if gain else f"{anchor_psnr:.2f}"
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("folder", type=Path)
@@ -40,8 +47,7 @@ def main():
     print("|---" * (4 + len(anchors)) + "|")
     for i, bpp in enumerate(model["bpp"]):
         psnr = model["psnr-rgb"][i]
-        fmt = (lambda v: f"{psnr - v:+.2f}") if a.gain else (lambda v: f"{v:.2f}")
-        cols = [fmt(v) if (v := psnr_at(c, bpp)) is not None else "—" for c in anchors]
+        cols = [cell(psnr, psnr_at(c, bpp), a.gain) for c in anchors]
         print(f"| {model['quality'][i]:g} | {bpp:.3f} | {psnr:.2f} | {model['ms-ssim-rgb'][i]:.4f} | " + " | ".join(cols) + " |")
 
 
