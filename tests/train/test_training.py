@@ -100,12 +100,17 @@ def test_resume_continues_bit_exactly(image_folder, tmp_path):
     straight.run()
     first = Trainer(_args(image_folder, tmp_path / "b", "--steps", "2", "--save-every", "100"))
     first.run()
+    log = tmp_path / "b" / "log.csv"
+    header, row1 = log.read_text().splitlines()
+    # As if the first process had logged step 3 and been killed before checkpointing it.
+    log.write_text(f"{header}\n{row1}\n3{row1[row1.index(','):]}\n")
     resumed = Trainer(_args(image_folder, tmp_path / "b", "--steps", "4", "--save-every", "100", "--resume"))
     assert resumed.step == 2
     resumed.run()
     a, b = straight.model.state_dict(), resumed.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a), "resumed weights differ from an uninterrupted run"
-    assert (tmp_path / "b" / "model.safetensors").exists() and (tmp_path / "b" / "log.csv").exists()
+    assert (tmp_path / "b" / "model.safetensors").exists()
+    assert log.read_text().splitlines() == [header, row1], "the stale step-3 row must be gone, the rest kept"
 
 
 def test_progress_in_a_log_file_is_a_few_lines_not_one_per_step(image_folder, tmp_path, capsys):

@@ -298,9 +298,13 @@ class Trainer:
             try:
                 from torch.utils.tensorboard import SummaryWriter
 
-                writer = SummaryWriter(self.out / "tb")
+                writer = SummaryWriter(self.out / "tb", purge_step=self.step + 1 if self.step else None)
             except Exception:  # tensorboard is optional
                 writer = None
+        if self.rank == 0 and self.step:
+            # A run stopped after its last checkpoint logged steps that it will now train again.
+            for path in (log_path, self.out / "val.csv"):
+                _drop_rows_after(path, self.step)
         bar = progress_bar(total=args.steps, initial=self.step, disable=self.rank != 0, desc="train", dynamic_ncols=True)
         start = time.monotonic() - self.elapsed
         sampler = StepBatchSampler(len(self.dataset), args.batch_size, args.seed, self.step, self.rank, self.world)
@@ -375,6 +379,19 @@ class Trainer:
             for k, v in stats.items():
                 if isinstance(v, float) and math.isfinite(v):
                     writer.add_scalar(k, v, self.step)
+
+
+def _drop_rows_after(path: Path, step: int) -> None:
+    """Rewrite the CSV log at ``path`` without its rows for steps after ``step``."""
+    if not path.exists():
+        return
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))
+    kept = rows[:1] + [r for r in rows[1:] if int(r[0]) <= step]
+    if len(kept) < len(rows):
+        buf = io.StringIO(newline="")
+        csv.writer(buf).writerows(kept)
+        atomic_write_bytes(path, buf.getvalue().encode(), force=True)
 
 
 def main(argv=None) -> int:
