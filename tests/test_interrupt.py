@@ -33,3 +33,32 @@ def test_interrupted_encode_leaves_previous_output(tmp_path, big, sig, delay):
         assert proc.returncode in (130, -sig), err
         assert out.read_bytes() == b"previous output"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mlic"], "temporary files left behind"
+
+
+def test_interrupt_disguised_as_an_error_stops_the_batch(tmp_path, monkeypatch, capsys):
+    """A signal that lands in torch's C++ code can surface as an unrelated ValueError (seen while a model
+    loaded); it must still end the command as an interrupt (130), not count as one bad input and go on."""
+    import os
+
+    from mlic import cli, codec
+
+    calls = []
+
+    def encode_image(*args, **kwargs):
+        calls.append(args)
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(10)
+        except KeyboardInterrupt:  # what torch turned it into
+            raise ValueError("could not determine the shape of object type 'torch.storage.UntypedStorage'") from None
+        raise AssertionError("SIGINT was not delivered")
+
+    monkeypatch.setattr(codec, "encode_image", encode_image)
+    inputs = []
+    for name in ("a", "b"):
+        Image.new("RGB", (16, 16)).save(tmp_path / f"{name}.png")
+        inputs.append(str(tmp_path / f"{name}.png"))
+    assert cli.main(["encode", *inputs]) == 130
+    assert "mlic: interrupted" in capsys.readouterr().err
+    assert len(calls) == 1, "the batch went on after the interrupt"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png"]

@@ -176,6 +176,8 @@ def _run_batch(args, jobs, desc: str, work) -> int:
             for w in caught:
                 print(f"mlic: note: {src}: {w.message}", file=sys.stderr)
         except (MlicError, CliError, OSError, ValueError) as exc:
+            if _signal_received.is_set():  # an interrupt in disguise (see _interrupt): stop the batch
+                raise KeyboardInterrupt from exc
             failures += 1
             if args.debug:
                 traceback.print_exc()
@@ -350,9 +352,16 @@ def cmd_bench(args) -> int:
 COMMANDS = {"eval": cmd_eval, "bdrate": cmd_bdrate, "plot": cmd_plot, "bench": cmd_bench, "encode": cmd_encode, "decode": cmd_decode, "info": cmd_info, "models": cmd_models, "demo": cmd_demo}
 
 
-def _terminate_as_interrupt(signum, frame):
+_signal_received = threading.Event()
+
+
+def _interrupt(signum, frame):
     # SIGTERM (kill, timeouts, service managers) takes the same clean path as Ctrl-C: temporary
-    # outputs are removed and nothing partial is left behind.
+    # outputs are removed and nothing partial is left behind. The signal is recorded as well as
+    # raised because a KeyboardInterrupt raised while torch's C++ code runs can surface as an
+    # unrelated error (ValueError "could not determine the shape of object type
+    # 'torch.storage.UntypedStorage'" while loading a model), which must not pass for a bad input.
+    _signal_received.set()
     raise KeyboardInterrupt
 
 
@@ -375,8 +384,10 @@ def main(argv=None, short_lived: bool = False) -> int:
     """Run the `mlic` command line. ``short_lived``: this process ends with the command (the console
     script), so it may tune process-wide settings such as the garbage collector."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    _signal_received.clear()
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+        signal.signal(signal.SIGINT, _interrupt)
+        signal.signal(signal.SIGTERM, _interrupt)
     args = None
     try:
         if argv[:1] == ["train"]:  # its own parser (shared with python -m mlic.train and torchrun)
@@ -391,7 +402,12 @@ def main(argv=None, short_lived: bool = False) -> int:
     except KeyboardInterrupt:  # Ctrl-C; under train only the second one, which aborts without saving
         print("mlic: interrupted", file=sys.stderr)
         return 130
-    except (MlicError, CliError, OSError, ValueError) as exc:
+    except Exception as exc:
+        if _signal_received.is_set():  # an interrupt in disguise, whatever its type (see _interrupt)
+            print("mlic: interrupted", file=sys.stderr)
+            return 130
+        if not isinstance(exc, (MlicError, CliError, OSError, ValueError)):
+            raise
         if getattr(args, "debug", False):
             traceback.print_exc()
         print(f"mlic: error: {_message(exc)}", file=sys.stderr)
