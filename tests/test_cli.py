@@ -108,3 +108,19 @@ def test_only_the_console_script_freezes_the_collector(monkeypatch):
     assert cli.main(["demo"]) == 0 and frozen == []
     assert cli.main(["models"], short_lived=True) == 0 and frozen == []  # loads no model
     assert cli.main(["demo"], short_lived=True) == 0 and frozen == [True]
+
+
+def test_refine(tmp_path, images, weights, capsys):
+    src = images[0]
+    plain, refined = tmp_path / "plain.mlic", tmp_path / "refined.mlic"
+    assert main(["encode", str(src), "--model", weights, "-q", "3", "-o", str(plain)]) == 0
+    assert main(["encode", str(src), "--model", weights, "-q", "3", "--refine", "3", "-o", str(refined)]) == 0
+    assert refined.read_bytes() != plain.read_bytes()
+    out = tmp_path / "refined.png"
+    assert main(["decode", str(refined), "--model", weights, "-o", str(out)]) == 0
+    assert Image.open(out).size == (50, 40)
+    capsys.readouterr()
+    bad = tmp_path / "bad.mlic"
+    assert main(["encode", str(src), "--model", weights, "--refine", "-2", "-o", str(bad)]) != 0
+    assert "--refine" in capsys.readouterr().err
+    assert not bad.exists()

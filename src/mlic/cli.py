@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-q", "--quality", type=float, help="quality 1 (smallest) up to the model's number of levels (8 for mlicpp-small; `mlic models` lists them); "
                    "real values interpolate (default: the level trained for λ=0.013, 6 for mlicpp-small)")
     e.add_argument("--tile-size", type=int, default=None, help="tile size in pixels, a multiple of 64 (default 1024)")
+    e.add_argument("--refine", type=int, default=0, metavar="STEPS",
+                   help="search for cheaper latents for STEPS steps (slow: about 1 s per step for a 768×512 image on 2 CPU cores; "
+                        "50 saves a few %% of the bits at equal quality; the decoder is unchanged). Default 0")
     e.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs")
     _common(e)
 
@@ -77,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--workers", type=int, default=1, help="processes for the classical codecs")
     ev.add_argument("--limit", type=int, help="use only the first N images")
     ev.add_argument("--plot", action="store_true", help="also write rd.png")
+    ev.add_argument("--refine", type=int, default=0, metavar="STEPS", help="encode mlic files with latent refinement (see mlic encode --refine)")
     _common(ev)
 
     bd = sub.add_parser("bdrate", help="BD-rate and BD-PSNR of a result JSON against an anchor JSON")
@@ -211,9 +215,12 @@ def cmd_encode(args) -> int:
 
     def work(src, dst):
         _check_target(src, dst, args.force)
-        data = encode_image(_read_input(src), args.quality, args.model, device=args.device, **kw)
+        data = encode_image(_read_input(src), args.quality, args.model, device=args.device,
+                            refine_steps=args.refine, progress=args.refine > 0, **kw)
         _write(dst, data, args.force)
 
+    if args.refine < 0:
+        raise CliError(f"--refine takes a number of steps ≥ 0, got {args.refine}")
     return _run_batch(args, list(zip(args.inputs, targets)), "encode", work)
 
 
@@ -314,7 +321,7 @@ def cmd_eval(args) -> int:
         qualities[name] = [float(v) if name in ("mlic", "jxl") else int(float(v)) for v in values.split(",")]
     codecs = [c.strip() for c in args.codecs.split(",") if c.strip()]
     res = evaluate(args.dataset, args.output, codecs, qualities, args.model, args.workers, args.device, args.limit,
-                   precision=args.precision or "auto")
+                   precision=args.precision or "auto", refine_steps=args.refine)
     print(format_bd_table(res["summary"]["bd"]))
     if args.plot:
         from .evaluate.plot import plot_rd

@@ -105,6 +105,22 @@ def test_fixed_rate_model_stores_no_quality():
         mlic.encode_image(_image(64, 64), 3, m)
 
 
+def test_refined_tiles_decode_and_report_progress(model, capsys):
+    """Refinement runs per tile, shows one bar over all steps, and the file decodes like any other."""
+    im = _image(100, 70)
+    data = mlic.encode_image(im, 3, model, tile_size=64, refine_steps=2, progress=True)
+    assert mlic.read_info(data)["tiles"] == 2 * 2
+    assert mlic.decode_image(data, model).size == im.size
+    assert "refine" in capsys.readouterr().err
+    for bad in (-1, 1.5, True, "3"):
+        with pytest.raises(ValueError, match="refine_steps"):
+            mlic.encode_image(im, 3, model, refine_steps=bad)
+    fixed = tiny_model(FIXED_TINY)
+    fixed.name = "fixed"
+    with pytest.raises(ValueError, match="fixed rate"):
+        mlic.encode_image(im, None, fixed, refine_steps=2)
+
+
 def test_wrong_model_is_refused(model):
     data = mlic.encode_image(_image(64, 64), 3, model)
     other = tiny_model(seed=1)

@@ -81,6 +81,16 @@ def test_eval_end_to_end_with_tiny_model(tmp_path):
     assert (out / "cache.jsonl").stat().st_size == size
     png = plot_rd([out / "jpeg.json", out / "webp.json"], tmp_path / "rd.png", references=["kodak_compressai_vtm"])
     assert png.stat().st_size > 10_000
+    # Refined encodes are other results: cached under their own keys, named in the description.
+    refined = tmp_path / "refined"
+    refined.mkdir()
+    (refined / "cache.jsonl").write_bytes((out / "cache.jsonl").read_bytes())
+    evaluate(data, refined, ("mlic",), {"mlic": [3]}, str(weights), progress=False, refine_steps=2)
+    d = json.loads((refined / "mlic.json").read_text())
+    assert "refinement 2 steps" in d["description"]
+    assert (refined / "cache.jsonl").stat().st_size > size
+    plain = json.loads((out / "mlic.json").read_text())["results"]["bpp"][1]
+    assert d["results"]["bpp"][0] != plain
 
 
 def test_bundled_references_have_provenance():

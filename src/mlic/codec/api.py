@@ -71,6 +71,8 @@ def encode_image(
     max_tile_pixels: int = fmt.DEFAULT_MAX_TILE_PIXELS,
     device: str | torch.device = "cpu",
     precision: str | None = "auto",
+    refine_steps: int = 0,
+    progress: bool = False,
 ) -> bytes:
     """Compress an image (path, bytes or ``PIL.Image``) into ``.mlic`` bytes.
 
@@ -80,10 +82,20 @@ def encode_image(
     stays bounded (a tile larger than ``max_tile_pixels`` is refused). ``precision`` ("auto", "fp32"
     or "bf16"; auto = bf16 where the hardware computes it natively) applies to the analysis transform
     only; either way the file decodes with any decoder.
+
+    ``refine_steps`` > 0 makes the encoder search, per tile, for latents that code the image at a lower
+    rate–distortion cost than the analysis transform's (:mod:`mlic.models.refine`; variable-rate models
+    only). Each step costs about three decoder passes, so 50 steps make encoding some 100× slower;
+    the file and its decoding are unchanged in kind and speed. ``progress`` shows a bar over the steps.
     """
     net = get_model(model, device)
+    if not isinstance(refine_steps, int) or isinstance(refine_steps, bool) or refine_steps < 0:
+        raise ValueError(f"refine_steps must be a whole number ≥ 0, got {refine_steps!r}")
+    if refine_steps and not net.variable_rate:
+        raise ValueError(f"refinement needs a variable-rate model (it optimizes for the λ of the quality level); "
+                         f"{_model_name(net)!r} has a fixed rate")  # fmt: skip
     with _precision(net, precision):
-        return _encode(net, image, quality, tile_size, pad_mode, max_pixels, max_tile_pixels)
+        return _encode(net, image, quality, tile_size, pad_mode, max_pixels, max_tile_pixels, refine_steps, progress)
 
 
 @contextlib.contextmanager
@@ -105,7 +117,7 @@ def _precision(net: MLICPlusPlus, precision: str | None):
         net.transform_precision = before
 
 
-def _encode(net, image, quality, tile_size, pad_mode, max_pixels, max_tile_pixels) -> bytes:
+def _encode(net, image, quality, tile_size, pad_mode, max_pixels, max_tile_pixels, refine_steps=0, progress=False) -> bytes:
     if tile_size < fmt.TILE_MULTIPLE or tile_size % fmt.TILE_MULTIPLE:
         raise ValueError(f"tile size must be a positive multiple of {fmt.TILE_MULTIPLE}")
     if pad_mode not in fmt.PAD_MODES:
@@ -127,11 +139,20 @@ def _encode(net, image, quality, tile_size, pad_mode, max_pixels, max_tile_pixel
     header.check_tile_limit(max_tile_pixels)
     out = fmt.Container(header)
     dev = next(net.parameters()).device
-    for index in range(header.num_tiles):
-        left, top, right, bottom = header.tile_box(index)
-        x = pad_to_multiple(to_tensor(prepared.rgb[top:bottom, left:right], dev), mode=pad_mode)
-        enc = net.compress(x, quality)
-        out.tiles.append(fmt.Tile(index, tuple(enc["shape"]), enc["strings"][1][0], enc["strings"][0][0], enc["checksums"][0]))
+    bar = None
+    if refine_steps:
+        from .._progress import progress_bar
+
+        bar = progress_bar(total=refine_steps * header.num_tiles, desc="refine", unit="step", disable=not progress, leave=False)
+    try:
+        for index in range(header.num_tiles):
+            left, top, right, bottom = header.tile_box(index)
+            x = pad_to_multiple(to_tensor(prepared.rgb[top:bottom, left:right], dev), mode=pad_mode)
+            enc = net.compress(x, quality, refine_steps=refine_steps, refine_progress=bar.update if bar is not None else None)
+            out.tiles.append(fmt.Tile(index, tuple(enc["shape"]), enc["strings"][1][0], enc["strings"][0][0], enc["checksums"][0]))
+    finally:
+        if bar is not None:
+            bar.close()
     if prepared.alpha is not None:
         out.alpha = encode_alpha(prepared.alpha)
     return out.to_bytes()

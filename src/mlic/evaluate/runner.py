@@ -102,11 +102,13 @@ def _sha(path: Path) -> str:
 
 
 def evaluate(dataset, output, codecs=ALL_CODECS, qualities: dict | None = None, model=None, workers: int = 1,
-             device: str = "cpu", limit: int | None = None, progress: bool = True, precision: str = "auto") -> dict:  # fmt: skip
+             device: str = "cpu", limit: int | None = None, progress: bool = True, precision: str = "auto",
+             refine_steps: int = 0) -> dict:  # fmt: skip
     """Run the evaluation; writes ``per_image.csv``, one ``<codec>.json`` per codec and ``summary.json``.
 
     ``precision`` is that of g_a/g_s for mlic ("auto" resolves to what this machine runs natively);
-    it is part of the cache key and of the result's description."""
+    ``refine_steps`` that of the mlic encoder's latent refinement (``mlic encode --refine``). Both are
+    part of the cache key and of the result's description."""
     from ..codec import decode_image, encode_image, get_model
     from ..models import model_fingerprint
     from ..models.mlicpp import fast_precision
@@ -164,16 +166,20 @@ def evaluate(dataset, output, codecs=ALL_CODECS, qualities: dict | None = None, 
             precision = fast_precision(device)
         qs = tuple(qualities.get("mlic", range(1, net.config.num_rates + 1) if net.variable_rate else [None]))
         descriptions["mlic"] = f"mlic {getattr(net, 'name', 'custom')} (id {ident}), real .mlic files, device {device}, transforms {precision}"
+        # Keys of plain encodes keep their old form, so existing caches stay valid.
+        refine_key = f"|refine{refine_steps}" if refine_steps else ""
+        if refine_steps:
+            descriptions["mlic"] += f", encoder refinement {refine_steps} steps"
         for p in progress_bar(images, desc="mlic", disable=not progress, dynamic_ncols=True):
             rgb = None
             for q in qs:
-                key = f"mlic|{ident}|{precision}|{q}|{hashes[p]}"
+                key = f"mlic|{ident}|{precision}|{q}|{hashes[p]}{refine_key}"
                 row = cache.get(key)
                 if row is None:
                     if rgb is None:
                         rgb = _load_rgb(p)
                     t0 = time.perf_counter()
-                    data = encode_image(Image.fromarray(rgb), q, net, device=device, precision=precision)
+                    data = encode_image(Image.fromarray(rgb), q, net, device=device, precision=precision, refine_steps=refine_steps)
                     t1 = time.perf_counter()
                     out = np.asarray(decode_image(data, net, device=device, precision=precision).convert("RGB"))
                     t2 = time.perf_counter()

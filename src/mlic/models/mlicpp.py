@@ -46,6 +46,7 @@ from ..layers import (
 )
 from ..layers.strips import run_in_strips
 from .config import MLICConfig
+from .refine import lambda_for, refine_latents
 
 ANCHOR, NONANCHOR = "anchor", "nonanchor"
 _MASK = {ANCHOR: ckbd_anchor, NONANCHOR: ckbd_nonanchor}
@@ -432,13 +433,23 @@ class MLICPlusPlus(nn.Module):
 
     # -- real bitstreams -----------------------------------------------------------------------
     @torch.no_grad()
-    def compress(self, x: torch.Tensor, quality=None) -> dict:
+    def compress(self, x: torch.Tensor, quality=None, *, refine_steps: int = 0, refine_progress=None) -> dict:
         """Entropy-code a batch. Returns ``{"strings": [y_strings, z_strings], "shape": (zh, zw)}``,
-        one byte string per image in each list."""
+        one byte string per image in each list.
+
+        ``refine_steps`` > 0 searches, per image, for latents that code it at a lower rate–distortion
+        cost than g_a's (:mod:`mlic.models.refine`; variable-rate models only): a slower encoder, the
+        same decoder. The result then also holds ``"refined"`` (the cost estimates before and after).
+        """
         self._check_size(x)
         batch = x.shape[0]
-        y, _ = self._analysis(x, quality)
+        y, gains = self._analysis(x, quality)
         z = self.h_a(y)
+        refined = None
+        if refine_steps:
+            lmbda = lambda_for(self, quality) if self.variable_rate else lambda_for(self, None)
+            refined = refine_latents(self, x, y, z, gains, lmbda, refine_steps, progress=refine_progress)
+            y, z = refined.y, refined.z
         eb = self.entropy_bottleneck
         z_symbols = eb.symbols(z)
         z_strings = _encode_per_item(z_symbols, _channel_indexes(z_symbols), eb.tables())
@@ -465,7 +476,10 @@ class MLICPlusPlus(nn.Module):
         with symbol_path_numerics(x.device):
             y_hat = self._run_slices(hyper, step)
         y_strings = [enc.flush() for enc in encoders]
-        return {"strings": [y_strings, z_strings], "shape": tuple(z.shape[-2:]), "y_hat": y_hat, "checksums": checksums}
+        out = {"strings": [y_strings, z_strings], "shape": tuple(z.shape[-2:]), "y_hat": y_hat, "checksums": checksums}
+        if refined is not None:
+            out["refined"] = refined
+        return out
 
     @torch.no_grad()
     def decompress(self, strings, shape, quality=None, checksums=None) -> dict:
