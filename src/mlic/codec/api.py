@@ -148,7 +148,8 @@ def _encode(net, image, quality, tile_size, pad_mode, max_pixels, max_tile_pixel
         for index in range(header.num_tiles):
             left, top, right, bottom = header.tile_box(index)
             x = pad_to_multiple(to_tensor(prepared.rgb[top:bottom, left:right], dev), mode=pad_mode)
-            enc = net.compress(x, quality, refine_steps=refine_steps, refine_progress=bar.update if bar is not None else None)
+            enc = net.compress(x, quality, refine_steps=refine_steps, refine_progress=bar.update if bar is not None else None,
+                               valid_size=(bottom - top, right - left))
             out.tiles.append(fmt.Tile(index, tuple(enc["shape"]), enc["strings"][1][0], enc["strings"][0][0], enc["checksums"][0]))
     finally:
         if bar is not None:

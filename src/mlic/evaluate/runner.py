@@ -112,6 +112,7 @@ def evaluate(dataset, output, codecs=ALL_CODECS, qualities: dict | None = None, 
     from ..codec import decode_image, encode_image, get_model
     from ..models import model_fingerprint
     from ..models.mlicpp import fast_precision
+    from ..models.refine import ALGORITHM as REFINE_ALGORITHM
     from .classical import CODECS
 
     output = Path(output)
@@ -167,7 +168,7 @@ def evaluate(dataset, output, codecs=ALL_CODECS, qualities: dict | None = None, 
         qs = tuple(qualities.get("mlic", range(1, net.config.num_rates + 1) if net.variable_rate else [None]))
         descriptions["mlic"] = f"mlic {getattr(net, 'name', 'custom')} (id {ident}), real .mlic files, device {device}, transforms {precision}"
         # Keys of plain encodes keep their old form, so existing caches stay valid.
-        refine_key = f"|refine{refine_steps}" if refine_steps else ""
+        refine_key = f"|refine{refine_steps}|{REFINE_ALGORITHM}" if refine_steps else ""
         if refine_steps:
             descriptions["mlic"] += f", encoder refinement {refine_steps} steps"
         for p in progress_bar(images, desc="mlic", disable=not progress, dynamic_ncols=True):

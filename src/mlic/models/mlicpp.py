@@ -433,13 +433,15 @@ class MLICPlusPlus(nn.Module):
 
     # -- real bitstreams -----------------------------------------------------------------------
     @torch.no_grad()
-    def compress(self, x: torch.Tensor, quality=None, *, refine_steps: int = 0, refine_progress=None) -> dict:
+    def compress(self, x: torch.Tensor, quality=None, *, refine_steps: int = 0, refine_progress=None, valid_size=None) -> dict:
         """Entropy-code a batch. Returns ``{"strings": [y_strings, z_strings], "shape": (zh, zw)}``,
         one byte string per image in each list.
 
         ``refine_steps`` > 0 searches, per image, for latents that code it at a lower rate–distortion
         cost than g_a's (:mod:`mlic.models.refine`; variable-rate models only): a slower encoder, the
         same decoder. The result then also holds ``"refined"`` (the cost estimates before and after).
+        ``valid_size`` (height, width): where ``x`` is a padded image, its real size, so that refinement
+        spends nothing on the padding.
         """
         self._check_size(x)
         batch = x.shape[0]
@@ -448,7 +450,7 @@ class MLICPlusPlus(nn.Module):
         refined = None
         if refine_steps:
             lmbda = lambda_for(self, quality) if self.variable_rate else lambda_for(self, None)
-            refined = refine_latents(self, x, y, z, gains, lmbda, refine_steps, progress=refine_progress)
+            refined = refine_latents(self, x, y, z, gains, lmbda, refine_steps, progress=refine_progress, valid_size=valid_size)
             y, z = refined.y, refined.z
         eb = self.entropy_bottleneck
         z_symbols = eb.symbols(z)

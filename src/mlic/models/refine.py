@@ -28,6 +28,10 @@ from ..layers import ckbd_anchor, ckbd_nonanchor, unsqueeze_anchor, unsqueeze_no
 _MASK = {"anchor": ckbd_anchor, "nonanchor": ckbd_nonanchor}
 _UNSQUEEZE = {"anchor": unsqueeze_anchor, "nonanchor": unsqueeze_nonanchor}
 
+#: Names this search and its settings in evaluation caches (``mlic eval --refine``): change it whenever
+#: a change here changes which latents a refined encode picks, so stale cached results are not reused.
+ALGORITHM = "sga-1"
+
 #: Adam step size on the latents. 5e-3 (the value of Yang et al.) lowered the cost on every image and
 #: quality we tried; 2e-2 made it worse (benchmarks/refine_gain.py).
 DEFAULT_LR = 5e-3
@@ -80,18 +84,23 @@ def _hard_round(v: torch.Tensor) -> torch.Tensor:
     return torch.round(v)
 
 
-def _cost(model, x, y, z, gains, lmbda: float, rounding: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+def _cost(model, x, y, z, gains, lmbda: float, rounding: Callable[[torch.Tensor], torch.Tensor], valid_size=None) -> torch.Tensor:
     """Per-image ``bpp + λ·255²·MSE`` of coding ``x`` with latents (y, z), rounding with ``rounding``."""
-    bpp, mse = rate_and_distortion(model, x, y, z, gains, rounding)
+    bpp, mse = rate_and_distortion(model, x, y, z, gains, rounding, valid_size)
     return bpp + lmbda * 255**2 * mse
 
 
-def rate_and_distortion(model, x, y, z, gains, rounding: Callable[[torch.Tensor], torch.Tensor] = _hard_round):
+def rate_and_distortion(model, x, y, z, gains, rounding: Callable[[torch.Tensor], torch.Tensor] = _hard_round,
+                        valid_size: tuple[int, int] | None = None):  # fmt: skip
     """Per-image (bpp, MSE) of coding ``x`` with latents (y, z), rounding with ``rounding``.
 
     With ``_hard_round`` this is the eval-mode estimate of what :meth:`compress` spends and decodes to
     (probability tables aside); with ``_annealed_round`` it is the differentiable stand-in.
+    ``valid_size`` (height, width): the image is the top-left part of ``x``, the rest padding that the
+    decoder crops away; the MSE is that of the image alone and the bits are counted per image pixel,
+    as a file's bpp is, so the search spends nothing on the padding's fidelity.
     """
+    h, w = valid_size if valid_size is not None else x.shape[-2:]
     eb, gc = model.entropy_bottleneck, model.gaussian_conditional
     medians = eb.medians().view(1, -1, 1, 1)
     z_hat = rounding(z - medians) + medians
@@ -113,21 +122,23 @@ def rate_and_distortion(model, x, y, z, gains, rounding: Callable[[torch.Tensor]
 
     y_hat = model._run_slices(hyper, step)
     x_hat = model.g_s(y_hat * gains[1] if gains is not None else y_hat)
-    bpp = (bits + sum(y_bits)) / (x.shape[-2] * x.shape[-1])
-    return bpp, (x_hat.float() - x).pow(2).flatten(1).mean(1)
+    bpp = (bits + sum(y_bits)) / (h * w)
+    return bpp, (x_hat[..., :h, :w].float() - x[..., :h, :w]).pow(2).flatten(1).mean(1)
 
 
 def refine_latents(model, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor, gains, lmbda: float, steps: int, *,
-                   lr: float = DEFAULT_LR, seed: int = 0, progress: Callable[[int], None] | None = None) -> Refined:  # fmt: skip
+                   lr: float = DEFAULT_LR, seed: int = 0, progress: Callable[[int], None] | None = None,
+                   valid_size: tuple[int, int] | None = None) -> Refined:  # fmt: skip
     """Refine g_a's ``y`` (after the quality gain) and h_a's ``z`` for ``x`` over ``steps`` Adam steps.
 
     Deterministic for a given ``seed`` on a given machine. The model's parameters are neither changed
-    nor given gradients. ``progress(1)`` is called after each step.
+    nor given gradients. ``progress(1)`` is called after each step. ``valid_size``: see
+    :func:`rate_and_distortion` (padding is not worth bits).
     """
     if steps < 0:
         raise ValueError(f"refinement steps must be ≥ 0, got {steps}")
     with torch.no_grad():
-        before = _cost(model, x, y, z, gains, lmbda, _hard_round)
+        before = _cost(model, x, y, z, gains, lmbda, _hard_round, valid_size)
     if steps == 0:
         return Refined(y, z, before.tolist(), before.tolist())
     generator = torch.Generator(device=x.device)
@@ -138,14 +149,14 @@ def refine_latents(model, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor, gai
     with torch.enable_grad():
         for t in range(steps):
             tau = TAU_START * math.exp(-TAU_DECAY * t / max(steps - 1, 1))
-            loss = _cost(model, x, y_var, z_var, gains, lmbda, lambda v: _annealed_round(v, tau, generator)).sum()
+            loss = _cost(model, x, y_var, z_var, gains, lmbda, lambda v: _annealed_round(v, tau, generator), valid_size).sum()
             # autograd.grad rather than backward: the frozen weights get no .grad and no gradient work.
             y_var.grad, z_var.grad = torch.autograd.grad(loss, [y_var, z_var])
             optimizer.step()
             if progress is not None:
                 progress(1)
     with torch.no_grad():
-        after = _cost(model, x, y_var, z_var, gains, lmbda, _hard_round)
+        after = _cost(model, x, y_var, z_var, gains, lmbda, _hard_round, valid_size)
         keep = (after < before).view(-1, 1, 1, 1)
         y_out = torch.where(keep, y_var.detach(), y)
         z_out = torch.where(keep, z_var.detach(), z)
