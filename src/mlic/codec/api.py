@@ -85,7 +85,7 @@ def encode_image(
 
     ``refine_steps`` > 0 makes the encoder search, per tile, for latents that code the image at a lower
     rate–distortion cost than the analysis transform's (:mod:`mlic.models.refine`; variable-rate models
-    only). Each step costs about three decoder passes, so 50 steps make encoding some 100× slower;
+    only). Each step is a forward and backward pass through the decoder, so 40 steps make encoding some 50–100× slower;
     the file and its decoding are unchanged in kind and speed. ``progress`` shows a bar over the steps.
     """
     net = get_model(model, device)

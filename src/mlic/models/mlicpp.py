@@ -449,8 +449,7 @@ class MLICPlusPlus(nn.Module):
         z = self.h_a(y)
         refined = None
         if refine_steps:
-            lmbda = lambda_for(self, quality) if self.variable_rate else lambda_for(self, None)
-            refined = refine_latents(self, x, y, z, gains, lmbda, refine_steps, progress=refine_progress, valid_size=valid_size)
+            refined = refine_latents(self, x, y, z, gains, lambda_for(self, quality), refine_steps, progress=refine_progress, valid_size=valid_size)
             y, z = refined.y, refined.z
         eb = self.entropy_bottleneck
         z_symbols = eb.symbols(z)
