@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--tile-size", type=int, default=None, help="tile size in pixels, a multiple of 64 (default 1024)")
     e.add_argument("--refine", type=int, default=0, metavar="STEPS",
                    help="search for cheaper latents for STEPS steps (slow: about 3 s per step for a 768×512 image on 2 CPU cores; "
-                        "40 steps saved 3.7 %% of the bits at equal PSNR on validation images; the decoder is unchanged). Default 0")
+                        "40 steps saved 3.7 %%, 80 steps 6.3 %% of the bits at equal PSNR on validation images; the decoder is unchanged). Default 0")
     e.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs")
     _common(e)
 
