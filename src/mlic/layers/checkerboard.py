@@ -60,3 +60,11 @@ def unsqueeze_anchor(x):
 
 def unsqueeze_nonanchor(x):
     return _unsqueeze(x, 0)
+
+
+#: The two checkerboard halves MEM++ codes in turn (anchors first) and each one's per-half function:
+#: zero the other half (MASK), keep only this half's positions (SQUEEZE), put them back (UNSQUEEZE).
+ANCHOR, NONANCHOR = "anchor", "nonanchor"
+MASK = {ANCHOR: ckbd_anchor, NONANCHOR: ckbd_nonanchor}
+SQUEEZE = {ANCHOR: squeeze_anchor, NONANCHOR: squeeze_nonanchor}
+UNSQUEEZE = {ANCHOR: unsqueeze_anchor, NONANCHOR: unsqueeze_nonanchor}

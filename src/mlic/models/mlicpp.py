@@ -41,17 +41,15 @@ from ..layers import (
     squeeze_anchor,
     squeeze_nonanchor,
     subpel_conv3x3,
-    unsqueeze_anchor,
-    unsqueeze_nonanchor,
 )
+from ..layers.checkerboard import ANCHOR, NONANCHOR
+from ..layers.checkerboard import MASK as _MASK
+from ..layers.checkerboard import SQUEEZE as _SQUEEZE
+from ..layers.checkerboard import UNSQUEEZE as _UNSQUEEZE
 from ..layers.strips import run_in_strips
 from .config import MLICConfig
 from .refine import lambda_for, refine_latents
 
-ANCHOR, NONANCHOR = "anchor", "nonanchor"
-_MASK = {ANCHOR: ckbd_anchor, NONANCHOR: ckbd_nonanchor}
-_SQUEEZE = {ANCHOR: squeeze_anchor, NONANCHOR: squeeze_nonanchor}
-_UNSQUEEZE = {ANCHOR: unsqueeze_anchor, NONANCHOR: unsqueeze_nonanchor}
 
 #: Intra-op threads of the symbol path on CPU. Part of the file format's contract: encoder and decoder
 #: must use the same number (changing it can desynchronize old files, which the checksums then report).
