@@ -42,3 +42,13 @@ def test_a_line_an_interrupted_run_cut_short_is_skipped_not_fatal(tmp_path):
     target = tmp_path / "into.jsonl"
     assert merge_caches(source, target) == 1  # into a cache that does not exist yet
     assert [json.loads(line)["key"] for line in target.read_text().splitlines()] == ["webp|settings|10|a"]
+
+
+def test_into_a_folder_that_does_not_exist_yet(tmp_path):
+    # scripts/adopt_weights.py --classical runs/eval-classical/cache.jsonl on a new checkout, where runs/
+    # holds no such folder: the merge used to crash after the whole evaluation had run
+    source = tmp_path / "run.jsonl"
+    source.write_text(_line("webp", 10) + "\n")
+    target = tmp_path / "new" / "folder" / "cache.jsonl"
+    assert merge_caches(source, target) == 1
+    assert [json.loads(line)["key"] for line in target.read_text().splitlines()] == ["webp|settings|10|a"]

@@ -93,6 +93,7 @@ def merge_caches(source, target, codecs=None) -> int:
     new = {k: row for k, row in _Cache(source).rows.items() if k not in have and (codecs is None or row.get("codec") in codecs)}
     if new:
         rows = have | new
+        target.parent.mkdir(parents=True, exist_ok=True)  # a first adoption names a cache folder not made yet
         atomic_write_bytes(target, "".join(json.dumps({"key": k, "row": r}) + "\n" for k, r in rows.items()).encode(), force=True)
     return len(new)
 
