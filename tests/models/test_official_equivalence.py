@@ -4,6 +4,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from mlic.layers.checkerboard import MASK, UNSQUEEZE
 from mlic.models import mlicpp
 from mlic.models.official import load_official_checkpoint
 
@@ -44,8 +45,8 @@ def _trace(model, x):
         per = {}
 
         def step(i, half, scales, means):
-            mask = mlicpp._MASK[half]
-            scales, means = mlicpp._UNSQUEEZE[half](scales), mlicpp._UNSQUEEZE[half](means)  # squeezed halves
+            mask = MASK[half]
+            scales, means = UNSQUEEZE[half](scales), UNSQUEEZE[half](means)  # squeezed halves
             d = per.setdefault(i, {"scales": 0, "means": 0})
             d["scales"] = d["scales"] + mask(scales)
             d["means"] = d["means"] + mask(means)

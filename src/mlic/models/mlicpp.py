@@ -42,10 +42,7 @@ from ..layers import (
     squeeze_nonanchor,
     subpel_conv3x3,
 )
-from ..layers.checkerboard import ANCHOR, NONANCHOR
-from ..layers.checkerboard import MASK as _MASK
-from ..layers.checkerboard import SQUEEZE as _SQUEEZE
-from ..layers.checkerboard import UNSQUEEZE as _UNSQUEEZE
+from ..layers.checkerboard import ANCHOR, MASK, NONANCHOR, SQUEEZE, UNSQUEEZE
 from ..layers.strips import run_in_strips
 from .config import MLICConfig
 from .refine import lambda_for, refine_latents
@@ -351,7 +348,7 @@ class MLICPlusPlus(nn.Module):
                 inter = s.inter_context(previous)
                 channel = s.channel_context(previous)
                 both = torch.cat([inter, channel], 1)
-                shared = {h: _SQUEEZE[h](both) for h in (ANCHOR, NONANCHOR)}
+                shared = {h: SQUEEZE[h](both) for h in (ANCHOR, NONANCHOR)}
                 params = s.params_anchor(torch.cat([shared[ANCHOR], hyper_half[ANCHOR]], 1))
             else:
                 params = s.params_anchor(hyper_half[ANCHOR])
@@ -406,8 +403,8 @@ class MLICPlusPlus(nn.Module):
         slice_means: list[list[torch.Tensor]] = [[] for _ in y_slices]
 
         def step(i, half, scales, means):
-            y_half, means_half = _MASK[half](y_slices[i]), _UNSQUEEZE[half](means)
-            slice_scales[i].append(_UNSQUEEZE[half](scales))
+            y_half, means_half = MASK[half](y_slices[i]), UNSQUEEZE[half](means)
+            slice_scales[i].append(UNSQUEEZE[half](scales))
             slice_means[i].append(means_half)
             return ste_round(y_half - means_half) + means_half
 
@@ -462,7 +459,7 @@ class MLICPlusPlus(nn.Module):
         checksums = [[0] * (2 * self.config.num_slices) for _ in range(batch)]
 
         def step(i, half, scales_sq, means_sq):
-            y_sq = _SQUEEZE[half](y_slices[i])
+            y_sq = SQUEEZE[half](y_slices[i])
             symbols = torch.round(y_sq - means_sq)
             indexes = gc.build_indexes(scales_sq)
             sym_np = symbols.to(torch.int64).cpu().numpy()
@@ -470,7 +467,7 @@ class MLICPlusPlus(nn.Module):
             for b, enc in enumerate(encoders):
                 enc.encode(sym_np[b], idx_np[b], tables)
                 checksums[b][2 * i + (half == NONANCHOR)] = symbol_checksum(sym_np[b], idx_np[b])
-            return _UNSQUEEZE[half](symbols + means_sq)
+            return UNSQUEEZE[half](symbols + means_sq)
 
         with symbol_path_numerics(x.device):
             y_hat = self._run_slices(hyper, step)
@@ -515,7 +512,7 @@ class MLICPlusPlus(nn.Module):
                 for b, dec in enumerate(decoders)
             ]
             symbols_t = torch.from_numpy(np.stack(symbols)).to(device=device, dtype=means_sq.dtype)
-            return _UNSQUEEZE[half](symbols_t + means_sq)
+            return UNSQUEEZE[half](symbols_t + means_sq)
 
         with symbol_path_numerics(device):
             y_hat = self._run_slices(hyper, step)
