@@ -58,7 +58,8 @@ def decode(a):
         t = time.perf_counter()
         try:
             for tile in c.tiles:
-                out = net.decompress([[tile.y_string], [tile.z_string]], tile.z_shape, c.header.quality, checksums=[tile.checksums])
+                out = net.decompress([[tile.y_string], [tile.z_string]], tile.z_shape, c.header.quality, checksums=[tile.checksums],
+                                     valid_size=c.valid_size(tile.index))
                 row["reconciled"] += out["reconciled"]
                 row["tries"] += out["reconcile_tries"]
             row["ok"] = True

@@ -15,7 +15,10 @@ import numpy as np
 from PIL import Image
 
 import mlic
+from mlic.codec import container as fmt
+from mlic.codec import legacy
 from mlic.codec.mutate import mutate
+from mlic.models import model_fingerprint
 from mlic.evaluate.bench import nontrivial_model
 from mlic._progress import progress_bar
 
@@ -25,7 +28,9 @@ def seeds(model):
     base = np.linspace(0, 255, 70 * 50 * 3).reshape(50, 70, 3) + rng.normal(0, 8, (50, 70, 3))
     rgb = Image.fromarray(base.clip(0, 255).astype(np.uint8))
     rgba = rgb.convert("RGBA")
-    return [mlic.encode_image(rgb, 3, model), mlic.encode_image(rgba, 5, model, tile_size=64), mlic.encode_image(rgb.convert("L"), 1, model)]
+    alpha = mlic.encode_image(rgba, 5, model, tile_size=64)
+    legacy_alpha = legacy.to_legacy_bytes(fmt.parse(alpha), model_fingerprint(model), (2, 0))  # the 2.0 reader too
+    return [mlic.encode_image(rgb, 3, model), alpha, mlic.encode_image(rgb.convert("L"), 1, model), legacy_alpha]
 
 
 def main():

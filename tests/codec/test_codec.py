@@ -154,9 +154,14 @@ def test_truncations_are_reported(model):
 
 
 def test_flipped_bit_in_every_region_is_caught(model):
-    data = mlic.encode_image(_image(96, 80, "RGBA"), 3, model)
+    data = mlic.encode_image(_image(96, 80, "RGBA"), 3, model, tile_size=64)
     info = mlic.read_info(data)
-    starts = [0, len(fmt.MAGIC), len(fmt.MAGIC) + 3, len(fmt.MAGIC) + 10] + [c["offset"] + k for c in info["chunks"] for k in (0, 5, 9, 8 + c["length"] // 2, 8 + c["length"] + 1)]
+    assert [c["type"] for c in info["chunks"]] == ["TILE"] * 4 + ["ALPH"]
+    ends = [c["offset"] + c["length"] for c in info["chunks"]]
+    assert ends[-1] == len(data)
+    # magic, version, header length, header body, header CRC; in each record its lengths, payload, checksums and CRC
+    starts = [0, len(fmt.MAGIC), len(fmt.MAGIC) + 2, len(fmt.MAGIC) + 5, info["chunks"][0]["offset"] - 1]
+    starts += [c["offset"] + k for c in info["chunks"] for k in (0, 1, 2, c["length"] // 2, c["length"] - 5, c["length"] - 1)]
     for pos in starts:
         if pos >= len(data):
             continue
@@ -273,9 +278,70 @@ def test_format_1_0_files_still_decode():
     assert np.abs(decoded - reference).max() <= 1  # g_s is multi-threaded: a rare pixel may move one level
 
 
-def test_files_are_written_in_format_2_0(model):
+def test_format_2_0_files_still_decode():
+    """A format-2.0 file (chunked; RGBA in six tiles; written by the 2.0 writer, see tests/data/make_format_2_0_fixture.py)."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    data_dir = Path(__file__).parents[1] / "data"
+    data = (data_dir / "flower-crop-v2.0.mlic").read_bytes()
+    info = mlic.read_info(data)
+    assert info["format_version"] == "2.0" and info["tiles"] == 6 and len(info["model_id"]) == 32
+    assert [c["type"] for c in info["chunks"]] == ["TILE"] * 6 + ["ALPH", "IEND"]
+    decoded = mlic.decode_image(data, precision="fp32")
+    assert decoded.mode == "RGBA"
+    reference = Image.open(data_dir / "flower-crop-v2.0.decoded.png")
+    assert np.array_equal(np.asarray(decoded.getchannel("A")), np.asarray(reference.getchannel("A")))
+    assert np.abs(np.asarray(decoded, dtype=int) - np.asarray(reference, dtype=int)).max() <= 1
+    # The same streams in the 3.0 layout take 180 fewer bytes (25 in the header, 23 per tile record, 6 for
+    # the alpha record, the 12 of IEND). They do not make a valid 3.0 file, whose streams leave out the
+    # latents of padding only: decoding it must fail, not produce a wrong image.
+    parsed = fmt.parse(data)
+    current = fmt.Container(parsed.header, parsed.tiles, parsed.alpha).to_bytes()
+    assert mlic.read_info(current)["format_version"] == "3.0"
+    assert len(data) - len(current) == 25 + 6 * 23 + 5 + 12
+    with pytest.raises(mlic.MlicError):
+        mlic.decode_image(current, precision="fp32")
+
+
+def test_files_are_written_in_format_3_0_with_little_overhead(model):
     data = mlic.encode_image(_image(64, 64), 3, model)
-    assert mlic.read_info(data)["format_version"] == "2.0"
+    info = mlic.read_info(data)
+    assert info["format_version"] == "3.0" and len(info["model_id"]) == 2 * fmt.MODEL_ID_BYTES
+    c = fmt.parse(data)
+    streams = len(c.tiles[0].z_string) + len(c.tiles[0].y_string)
+    # magic 8, version 2, header length 1, header CRC 4; header: id 8, quality 4, width, height, flags, tile
+    # size, slices and name length 1 each, the name, ICC length 1; record: 2 lengths (1–2 bytes each here),
+    # 4 per checksum, CRC 4
+    lengths = len(fmt.put_varint(len(c.tiles[0].z_string))) + len(fmt.put_varint(len(c.tiles[0].y_string)))
+    assert lengths <= 3
+    name = len(model.name.encode())
+    assert len(data) - streams == (8 + 2 + 1 + 4) + (8 + 4 + 6 + name + 1) + (lengths + 4 * 2 * model.config.num_slices + 4)
+
+
+def test_swapped_tiles_fail_their_crc(model):
+    """Records carry no index, so each CRC is seeded with its tile's place: swapping two is corruption."""
+    data = mlic.encode_image(_image(128, 64), 3, model, tile_size=64)
+    a, b = mlic.read_info(data)["chunks"]
+    first, second = data[a["offset"] : a["offset"] + a["length"]], data[b["offset"] : b["offset"] + b["length"]]
+    swapped = data[: a["offset"]] + second + first
+    with pytest.raises(FormatError, match="tile 0 of 2 .* fails its CRC"):
+        mlic.read_info(swapped)
+
+
+@pytest.mark.parametrize("n", [0, 1, 127, 128, 300, 16383, 16384, (1 << 31) - 1, (1 << 35) - 1])
+def test_varints_round_trip(n):
+    b = fmt.put_varint(n)
+    assert fmt.get_varint(b + b"rest", 0, "x") == (n, len(b))
+    assert len(b) == max(1, -(-n.bit_length() // 7))
+
+
+@pytest.mark.parametrize(("raw", "message"), [(b"", "truncated"), (b"\x80", "truncated"), (b"\x80\x00", "invalid number"),
+                                              (b"\x81\x80\x00", "invalid number"), (b"\xff" * 5 + b"\x01", "too large")])  # fmt: skip
+def test_bad_varints_are_refused(raw, message):
+    with pytest.raises(FormatError, match=message):
+        fmt.get_varint(raw, 0, "x")
 
 
 def test_auto_precision_is_what_the_hardware_runs_natively(model):

@@ -1,9 +1,14 @@
 """Rebuild tests/data/flower-crop-v1.0.* : a format-1.0 file (one chained CRC per slice) written with the
 seeded mlicpp-tiny model, so it does not change when the shipped weights do. Run from the repository root."""
-import numpy as np, mlic
+import numpy as np
 from PIL import Image
-from mlic.codec import container as fmt, mutate
+
+import mlic
+from mlic.codec import container as fmt, legacy
 from mlic.entropy import reconcile as rc
+from mlic.codec.api import get_model
+from mlic.models import model_fingerprint
+
 img = Image.open("src/mlic/samples/flower.png").convert("RGB").crop((0, 0, 128, 96))
 data = mlic.encode_image(img, 3, "mlicpp-tiny", precision="fp32")
 running = {}
@@ -15,29 +20,20 @@ def rec(self, slice_index, nonanchor, indexes, tables, alternatives):
 rc.CheckedDecoder.decode = rec
 dec = mlic.decode_image(data, precision="fp32")
 rc.CheckedDecoder.decode = orig
-body, chunks = mutate._split(data)
-new = []
-for kind, payload in chunks:
-    if kind == b"TILE":
-        t = fmt.Tile.unpack(payload)
-        assert t.index == 0
-        t.checksums = [running[i] for i in range(len(running))]
-        payload = t.pack()
-    new.append((kind, payload))
-old = mutate._reframe(body, new, version=(1, 0))
+c = fmt.parse(data)
+assert len(c.tiles) == 1
+c.tiles[0].checksums = [running[i] for i in range(len(running))]
+model_id = model_fingerprint(get_model("mlicpp-tiny"))
+old = legacy.to_legacy_bytes(c, model_id, (1, 0))
 assert mlic.read_info(old)["format_version"] == "1.0"
 d1 = mlic.decode_image(old, precision="fp32")
 assert np.array_equal(np.asarray(d1), np.asarray(dec))
 open("tests/data/flower-crop-v1.0.mlic", "wb").write(old)
 d1.save("tests/data/flower-crop-v1.0.decoded.png")
 # a wrong slice checksum must be caught
-bad = list(new)
-tile_at = [kind for kind, _ in bad].index(b"TILE")
-t = fmt.Tile.unpack(bad[tile_at][1])
-t.checksums[0] ^= 1
-bad[tile_at] = (b"TILE", t.pack())
+c.tiles[0].checksums[0] ^= 1
 try:
-    mlic.decode_image(mutate._reframe(body, bad, version=(1, 0)), precision="fp32")
+    mlic.decode_image(legacy.to_legacy_bytes(c, model_id, (1, 0)), precision="fp32")
 except mlic.MlicError as e:
     print("a wrong slice checksum is caught:", e)
 else:

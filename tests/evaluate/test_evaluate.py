@@ -79,6 +79,17 @@ def test_eval_end_to_end_with_tiny_model(tmp_path):
     size = (out / "cache.jsonl").stat().st_size
     evaluate(data, out, ("mlic", "jpeg", "webp"), qualities, str(weights), progress=False)
     assert (out / "cache.jsonl").stat().st_size == size
+    assert "format 3.0" in json.loads((out / "mlic.json").read_text())["description"]
+    # mlic results are cached per file format: files of another format have other sizes.
+    from mlic.codec import container
+
+    other = tmp_path / "other-format"
+    other.mkdir()
+    (other / "cache.jsonl").write_bytes((out / "cache.jsonl").read_bytes())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(container, "VERSION_MINOR", container.VERSION_MINOR + 1)
+        evaluate(data, other, ("mlic",), {"mlic": [3]}, str(weights), progress=False)
+    assert (other / "cache.jsonl").stat().st_size > size
     png = plot_rd([out / "jpeg.json", out / "webp.json"], tmp_path / "rd.png", references=["kodak_compressai_vtm"])
     assert png.stat().st_size > 10_000
     # Refined encodes are other results: cached under their own keys, named in the description.

@@ -169,10 +169,12 @@ def _model_for(header: fmt.Header, model, device) -> MLICPlusPlus:
             ) from None
     else:
         net = get_model(model, device)
-    if model_fingerprint(net) != header.model_id:
+    # Files store a prefix of the fingerprint (8 bytes since format 3.0, 16 before).
+    ours = model_fingerprint(net)[: len(header.model_id)]
+    if ours != header.model_id:
         raise ModelMismatchError(
             f"file was encoded with model {header.model_name!r} (id {header.model_id.hex()}), but the model at hand "
-            f"({_model_name(net)!r}, id {model_fingerprint(net).hex()}) has other weights"
+            f"({_model_name(net)!r}, id {ours.hex()}) has other weights"
         )
     return net
 
@@ -203,7 +205,8 @@ def _decode(net: MLICPlusPlus, c: fmt.Container):
     for tile in c.tiles:
         left, top, right, bottom = h.tile_box(tile.index)
         try:
-            dec = net.decompress([[tile.y_string], [tile.z_string]], tile.z_shape, h.quality, checksums=[tile.checksums])
+            dec = net.decompress([[tile.y_string], [tile.z_string]], tile.z_shape, h.quality, checksums=[tile.checksums],
+                                 valid_size=c.valid_size(tile.index))  # fmt: skip
         except MlicError:
             raise
         except (ValueError, RuntimeError) as exc:

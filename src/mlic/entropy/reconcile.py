@@ -71,7 +71,7 @@ def reconcile(decoder, checkpoint, indexes: np.ndarray, margins: np.ndarray, alt
 
 class CheckedDecoder:
     """One image's y stream, decoded one checkerboard half at a time and checked against the
-    encoder's CRCs: one per half (format 2: a failing half is reconciled) or one per slice (format
+    encoder's CRCs: one per half (formats 2.0 and 3.0: a failing half is reconciled) or one per slice (format
     1.0: checked at the end of the slice, no reconciliation), or none (no checking)."""
 
     def __init__(self, data: bytes, checksums: list[int] | None, num_slices: int, name: str = "the image"):

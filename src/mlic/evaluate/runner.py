@@ -110,7 +110,7 @@ def evaluate(dataset, output, codecs=ALL_CODECS, qualities: dict | None = None, 
     ``precision`` is that of g_a/g_s for mlic ("auto" resolves to what this machine runs natively);
     ``refine_steps`` that of the mlic encoder's latent refinement (``mlic encode --refine``). Both are
     part of the cache key and of the result's description."""
-    from ..codec import decode_image, encode_image, get_model
+    from ..codec import container, decode_image, encode_image, get_model
     from ..models import model_fingerprint
     from ..models.mlicpp import fast_precision
     from ..models.refine import ALGORITHM as REFINE_ALGORITHM
@@ -168,14 +168,17 @@ def evaluate(dataset, output, codecs=ALL_CODECS, qualities: dict | None = None, 
             precision = fast_precision(device)
         qs = tuple(qualities.get("mlic", range(1, net.config.num_rates + 1) if net.variable_rate else [None]))
         descriptions["mlic"] = f"mlic {getattr(net, 'name', 'custom')} (id {ident}), real .mlic files, device {device}, transforms {precision}"
-        # Keys of plain encodes keep their old form, so existing caches stay valid.
-        refine_key = f"|refine{refine_steps}|{REFINE_ALGORITHM}" if refine_steps else ""
+        # The file format is part of the key: the same model and settings give other files in another
+        # format (3.0 leaves out padding-only latents and has a smaller container; 2.0 keys had no format part).
+        fmt_version = f"{container.VERSION_MAJOR}.{container.VERSION_MINOR}"
+        key_suffix = (f"|refine{refine_steps}|{REFINE_ALGORITHM}" if refine_steps else "") + f"|format{fmt_version}"
+        descriptions["mlic"] += f", format {fmt_version}"
         if refine_steps:
             descriptions["mlic"] += f", encoder refinement {refine_steps} steps"
         for p in progress_bar(images, desc="mlic", disable=not progress, dynamic_ncols=True):
             rgb = None
             for q in qs:
-                key = f"mlic|{ident}|{precision}|{q}|{hashes[p]}{refine_key}"
+                key = f"mlic|{ident}|{precision}|{q}|{hashes[p]}{key_suffix}"
                 row = cache.get(key)
                 if row is None:
                     if rgb is None:

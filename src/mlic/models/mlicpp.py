@@ -46,6 +46,7 @@ from ..layers.checkerboard import ANCHOR, MASK, NONANCHOR, SQUEEZE, UNSQUEEZE
 from ..layers.strips import run_in_strips
 from .config import MLICConfig
 from .refine import lambda_for, refine_latents
+from .region import coded_region
 
 
 #: Intra-op threads of the symbol path on CPU. Part of the file format's contract: encoder and decoder
@@ -435,8 +436,10 @@ class MLICPlusPlus(nn.Module):
         ``refine_steps`` > 0 searches, per image, for latents that code it at a lower rate–distortion
         cost than g_a's (:mod:`mlic.models.refine`; variable-rate models only): a slower encoder, the
         same decoder. The result then also holds ``"refined"`` (the cost estimates before and after).
-        ``valid_size`` (height, width): where ``x`` is a padded image, its real size, so that refinement
-        spends nothing on the padding.
+        ``valid_size`` (height, width): where ``x`` is a padded image, its real size. The latent
+        positions that cover only padding are then not coded (both sides set them to their predicted
+        mean; :mod:`mlic.models.region`), and refinement spends nothing on the padding; pass the
+        same ``valid_size`` to :meth:`decompress`.
         """
         self._check_size(x)
         batch = x.shape[0]
@@ -457,16 +460,20 @@ class MLICPlusPlus(nn.Module):
         encoders = [StreamEncoder() for _ in range(batch)]
         # One CRC per checkerboard half: [slice 0 anchors, slice 0 non-anchors, slice 1 anchors, …].
         checksums = [[0] * (2 * self.config.num_slices) for _ in range(batch)]
+        coded = _coded_halves(y, valid_size)
 
         def step(i, half, scales_sq, means_sq):
             y_sq = SQUEEZE[half](y_slices[i])
             symbols = torch.round(y_sq - means_sq)
             indexes = gc.build_indexes(scales_sq)
+            if coded is not None:  # positions of padding only: not coded, ŷ = μ on both sides
+                symbols = torch.where(coded[half][0], symbols, torch.zeros_like(symbols))
             sym_np = symbols.to(torch.int64).cpu().numpy()
             idx_np = indexes.cpu().numpy()
             for b, enc in enumerate(encoders):
-                enc.encode(sym_np[b], idx_np[b], tables)
-                checksums[b][2 * i + (half == NONANCHOR)] = symbol_checksum(sym_np[b], idx_np[b])
+                sym_b, idx_b = (sym_np[b], idx_np[b]) if coded is None else (sym_np[b][:, coded[half][1]], idx_np[b][:, coded[half][1]])
+                enc.encode(sym_b, idx_b, tables)
+                checksums[b][2 * i + (half == NONANCHOR)] = symbol_checksum(sym_b, idx_b)
             return UNSQUEEZE[half](symbols + means_sq)
 
         with symbol_path_numerics(x.device):
@@ -478,7 +485,7 @@ class MLICPlusPlus(nn.Module):
         return out
 
     @torch.no_grad()
-    def decompress(self, strings, shape, quality=None, checksums=None) -> dict:
+    def decompress(self, strings, shape, quality=None, checksums=None, valid_size=None) -> dict:
         """Inverse of :meth:`compress`. Returns ``{"x_hat", "y_hat", "reconciled", "reconcile_tries"}`` (x̂
         not clamped, like the official model).
 
@@ -487,7 +494,8 @@ class MLICPlusPlus(nn.Module):
         from the encoder's is re-decoded with the few uncertain indexes flipped
         (:mod:`mlic.entropy.reconcile`; ``reconciled`` counts such halves), and anything else raises
         :class:`~mlic.errors.DesyncError` instead of silently producing garbage. Format-1.0 callers pass
-        one checksum per slice (verified at the end of each slice, no reconciliation).
+        one checksum per slice (verified at the end of each slice, no reconciliation). ``valid_size``:
+        the one given to :meth:`compress` (None for files of formats before 3.0, which code every position).
         """
         y_strings, z_strings = strings
         if len(y_strings) != len(z_strings):
@@ -504,13 +512,26 @@ class MLICPlusPlus(nn.Module):
         tables = gc.tables()
         decoders = [CheckedDecoder(s, checksums[b] if checksums is not None else None, self.config.num_slices, f"image {b}")
                     for b, s in enumerate(y_strings)]  # fmt: skip
+        grid = hyper.new_empty(batch, 1, 4 * zh, 4 * zw)  # y's shape, for the coded region
+        coded = _coded_halves(grid, valid_size)
 
         def step(i, half, scales_sq, means_sq):
             idx_np = gc.build_indexes(scales_sq).cpu().numpy()
-            symbols = [
-                dec.decode(i, half == NONANCHOR, idx_np[b], tables, lambda b=b: gc.index_alternatives(scales_sq[b], idx_np[b]))
-                for b, dec in enumerate(decoders)
-            ]
+            if coded is None:
+                symbols = [
+                    dec.decode(i, half == NONANCHOR, idx_np[b], tables, lambda b=b: gc.index_alternatives(scales_sq[b], idx_np[b]))
+                    for b, dec in enumerate(decoders)
+                ]
+            else:  # only the coded positions are in the stream; the others are symbol 0 (ŷ = μ)
+                sel_t, sel = coded[half]
+                symbols = []
+                for b, dec in enumerate(decoders):
+                    idx_b = idx_np[b][:, sel]
+                    found = dec.decode(i, half == NONANCHOR, idx_b, tables,
+                                       lambda b=b, idx_b=idx_b: gc.index_alternatives(scales_sq[b][:, sel_t], idx_b))  # fmt: skip
+                    full = np.zeros(idx_np[b].shape, dtype=np.int64)
+                    full[:, sel] = found
+                    symbols.append(full)
             symbols_t = torch.from_numpy(np.stack(symbols)).to(device=device, dtype=means_sq.dtype)
             return UNSQUEEZE[half](symbols_t + means_sq)
 
@@ -519,6 +540,19 @@ class MLICPlusPlus(nn.Module):
         gains = self._gains(quality, batch, device)
         return {"x_hat": self._synthesis(y_hat, gains), "y_hat": y_hat,
                 "reconciled": sum(d.reconciled for d in decoders), "reconcile_tries": sum(d.tries for d in decoders)}  # fmt: skip
+
+
+def _coded_halves(y: torch.Tensor, valid_size) -> dict | None:
+    """Per checkerboard half, the coded positions of the squeezed (H×W/2) grid as a bool tensor and as
+    a numpy mask; None when every position is coded."""
+    mask = coded_region(y.shape[-2], y.shape[-1], valid_size, y.device)
+    if mask is None:
+        return None
+    halves = {}
+    for half in (ANCHOR, NONANCHOR):
+        sq = SQUEEZE[half](mask)[0, 0]
+        halves[half] = (sq, sq.cpu().numpy())
+    return halves
 
 
 def _channel_indexes(symbols: torch.Tensor) -> np.ndarray:

@@ -26,6 +26,7 @@ from typing import Callable
 import torch
 
 from ..layers.checkerboard import MASK, UNSQUEEZE
+from .region import coded_region
 
 #: Names this search and its settings in evaluation caches (``mlic eval --refine``): change it whenever
 #: a change here changes which latents a refined encode picks, so stale cached results are not reused.
@@ -97,7 +98,8 @@ def rate_and_distortion(model, x, y, z, gains, rounding: Callable[[torch.Tensor]
     (probability tables aside); with ``_annealed_round`` it is the differentiable stand-in.
     ``valid_size`` (height, width): the image is the top-left part of ``x``, the rest padding that the
     decoder crops away; the MSE is that of the image alone and the bits are counted per image pixel,
-    as a file's bpp is, so the search spends nothing on the padding's fidelity.
+    as a file's bpp is, so the search spends nothing on the padding's fidelity; latent positions of
+    padding only are not coded, as in :meth:`compress`.
     """
     h, w = valid_size if valid_size is not None else x.shape[-2:]
     eb, gc = model.entropy_bottleneck, model.gaussian_conditional
@@ -110,13 +112,19 @@ def rate_and_distortion(model, x, y, z, gains, rounding: Callable[[torch.Tensor]
     hyper = model._hyper(z_hat)
     y_slices = y.split(model.config.slice_channels, 1)
     y_bits: list[torch.Tensor] = []
+    coded = coded_region(y.shape[-2], y.shape[-1], valid_size, y.device)  # as compress codes them
 
     def step(i, half, scales, means):
         mask = MASK[half]
         y_half, means_half = mask(y_slices[i]), UNSQUEEZE[half](means)
-        y_hat_half = mask(rounding(y_half - means_half) + means_half)
-        lik = gc.likelihood(y_hat_half, UNSQUEEZE[half](scales), means_half)
-        y_bits.append(mask(-torch.log2(lik)).flatten(1).sum(1))
+        residual = rounding(y_half - means_half)
+        if coded is not None:  # padding-only positions: not coded, ŷ = μ, no bits
+            residual = torch.where(coded, residual, torch.zeros_like(residual))
+        y_hat_half = mask(residual + means_half)
+        bits_half = -torch.log2(gc.likelihood(y_hat_half, UNSQUEEZE[half](scales), means_half))
+        if coded is not None:
+            bits_half = torch.where(coded, bits_half, torch.zeros_like(bits_half))
+        y_bits.append(mask(bits_half).flatten(1).sum(1))
         return y_hat_half
 
     y_hat = model._run_slices(hyper, step)
