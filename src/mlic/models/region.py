@@ -1,9 +1,10 @@
 """Which latent positions a file codes: those that cover the image or lie next to it (format 3.0).
 
 Images are padded to a multiple of 64 pixels (the hyperprior's stride), but y has a stride of 16, so
-most latent rows and columns beyond ceil(size / 16) describe nothing but padding. Measured on eight
-validation images (481×321 and 321×481, padded to 512×384): such positions are 12.6 % of the grid
-and carried 6–7 % of the bits of the shipped model at qualities 1, 4 and 8. Format 3.0 does not code
+most latent rows and columns beyond ceil(size / 16) describe nothing but padding. Measured with
+``benchmarks/padding_latents.py`` on every tenth validation image (seven 481×321 or 321×481 photos,
+padded to 512×384, and two Set14 images): such positions are 12.2 % of the grid and carry 5.8–7.2 %
+of the shipped model's estimated bits at qualities 1, 4 and 8. Format 3.0 does not code
 them: encoder and decoder both set them to their predicted mean (symbol 0), so the contexts, the
 hyperprior and g_s keep the 64-aligned grid they were trained on.
 
@@ -21,8 +22,9 @@ import torch
 
 LATENT_STRIDE = 16
 #: A latent row (column) is coded when it starts less than this many pixels past the image's last row
-#: (column): 8 keeps the decoded image as with full coding on Set14's foreman, coastguard and baboon
-#: (16 and 32 cost 4–10 % more bits on 481×321 photos for ≤ 0.015 dB).
+#: (column): 8 keeps the decoded image as with full coding on Set14's foreman, coastguard and baboon,
+#: while 16 costs 4–7 % more bits on 481×321 photos for ≤ 0.015 dB (``benchmarks/padding_latents.py
+#: --margins 0 8 16 --images foreman.png coastguard.png baboon.png 3096.png 101085.png --qualities 8``).
 MARGIN = 8
 
 
