@@ -512,8 +512,7 @@ class MLICPlusPlus(nn.Module):
         tables = gc.tables()
         decoders = [CheckedDecoder(s, checksums[b] if checksums is not None else None, self.config.num_slices, f"image {b}")
                     for b, s in enumerate(y_strings)]  # fmt: skip
-        grid = hyper.new_empty(batch, 1, 4 * zh, 4 * zw)  # y's shape, for the coded region
-        coded = _coded_halves(grid, valid_size)
+        coded = _coded_halves(hyper, valid_size)  # the hyper-parameters lie on y's grid
 
         def step(i, half, scales_sq, means_sq):
             idx_np = gc.build_indexes(scales_sq).cpu().numpy()
@@ -542,10 +541,10 @@ class MLICPlusPlus(nn.Module):
                 "reconciled": sum(d.reconciled for d in decoders), "reconcile_tries": sum(d.tries for d in decoders)}  # fmt: skip
 
 
-def _coded_halves(y: torch.Tensor, valid_size) -> dict | None:
-    """Per checkerboard half, the coded positions of the squeezed (H×W/2) grid as a bool tensor and as
-    a numpy mask; None when every position is coded."""
-    mask = coded_region(y.shape[-2], y.shape[-1], valid_size, y.device)
+def _coded_halves(grid: torch.Tensor, valid_size) -> dict | None:
+    """Per checkerboard half, the coded positions of ``grid``'s (H×W) latent grid, squeezed to H×W/2,
+    as a bool tensor and as a numpy mask; None when every position is coded."""
+    mask = coded_region(grid.shape[-2], grid.shape[-1], valid_size, grid.device)
     if mask is None:
         return None
     halves = {}
