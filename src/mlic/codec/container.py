@@ -2,9 +2,9 @@
 
 See docs/format.md for the byte layout. (What else 3.0 changed, not coding the latents that cover
 only padding, lives with the model: :mod:`mlic.models.region`; :meth:`Container.valid_size` tells
-the decoder which.) Format 3.0 spends 96 bytes on a one-tile RGB file where 2.0
+the decoder which.) Format 3.0 spends 95–97 bytes on a one-tile RGB file where 2.0
 spent 152: at the low rates the codec is for (0.1 bpp is some 2,000 bytes for a 481×321 photo) that is
-2–3 % of the file, bought by variable-length integers, an 8-byte model id and dropping what the header
+a few percent of the file (benchmarks/container_overhead.py), bought by variable-length integers, an 8-byte model id and dropping what the header
 already implies (chunk types, tile indexes, latent shapes, checksum counts, an end marker), while
 every byte stays under a CRC and every per-half symbol checksum is kept. Readers validate every length
 against the bytes actually present before using it, so a hostile file cannot make the reader allocate

@@ -117,7 +117,7 @@ def parse_body(data: bytes, pos: int, container) -> None:
     from .container import Tile
 
     header = container.header
-    per_tile = header.num_slices * (1 if container.version < (2, 0) else 2)
+    per_tile = container.checksums_per_tile
     while True:
         if pos + 8 > len(data):
             raise FormatError("file truncated: missing IEND chunk")

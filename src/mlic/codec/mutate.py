@@ -26,6 +26,17 @@ def _flip(b: bytes, rng: random.Random, n: int = 1) -> bytes:
     return bytes(a)
 
 
+def _drop_repeat_or_shuffle(items: list, i: int, rng: random.Random) -> None:
+    """Drop item ``i``, repeat it, or shuffle them all (in place)."""
+    op = rng.randrange(3)
+    if op == 0:
+        del items[i]
+    elif op == 1:
+        items.insert(i, items[i])
+    else:
+        rng.shuffle(items)
+
+
 def mutate(data: bytes, rng: random.Random) -> bytes:
     """One random mutation of a valid file (structure-aware most of the time)."""
     kind = rng.randrange(10)
@@ -132,13 +143,7 @@ def _mutate_v3(data: bytes, rng: random.Random, kind: int) -> bytes:
         lengths = (new, ylen) if rng.random() < 0.5 else (zlen, new)
         records[ri] = fmt.put_varint(lengths[0]) + fmt.put_varint(lengths[1]) + r[p:]
     elif kind == 7:  # records dropped, duplicated or reordered, CRCs recomputed for their new places
-        op = rng.randrange(3)
-        if op == 0:
-            del records[ri]
-        elif op == 1:
-            records.insert(ri, records[ri])
-        else:
-            rng.shuffle(records)
+        _drop_repeat_or_shuffle(records, ri, rng)
     elif kind == 8:  # a padded or over-long varint where a length is
         pad = rng.choice([b"\x80\x00", b"\xff\xff\xff\xff\xff\x01", b"\x80\x80\x80\x80\x80"])
         records[ri] = pad + r
@@ -183,13 +188,7 @@ def _mutate_legacy(data: bytes, rng: random.Random, kind: int) -> bytes:
             p[off : off + width] = rng.randrange(1 << (8 * width)).to_bytes(width, "big")
             chunks[ci] = (ck, bytes(p))
     elif kind == 7:  # chunks dropped, duplicated or reordered
-        op = rng.randrange(3)
-        if op == 0:
-            del chunks[ci]
-        elif op == 1:
-            chunks.insert(ci, chunks[ci])
-        else:
-            rng.shuffle(chunks)
+        _drop_repeat_or_shuffle(chunks, ci, rng)
     elif kind == 8:  # unknown chunk type or a huge declared length
         if rng.random() < 0.5:
             chunks[ci] = (bytes(rng.randrange(65, 91) for _ in range(4)), payload)

@@ -516,21 +516,18 @@ class MLICPlusPlus(nn.Module):
 
         def step(i, half, scales_sq, means_sq):
             idx_np = gc.build_indexes(scales_sq).cpu().numpy()
-            if coded is None:
-                symbols = [
-                    dec.decode(i, half == NONANCHOR, idx_np[b], tables, lambda b=b: gc.index_alternatives(scales_sq[b], idx_np[b]))
-                    for b, dec in enumerate(decoders)
-                ]
-            else:  # only the coded positions are in the stream; the others are symbol 0 (ŷ = μ)
-                sel_t, sel = coded[half]
-                symbols = []
-                for b, dec in enumerate(decoders):
-                    idx_b = idx_np[b][:, sel]
-                    found = dec.decode(i, half == NONANCHOR, idx_b, tables,
-                                       lambda b=b, idx_b=idx_b: gc.index_alternatives(scales_sq[b][:, sel_t], idx_b))  # fmt: skip
-                    full = np.zeros(idx_np[b].shape, dtype=np.int64)
-                    full[:, sel] = found
-                    symbols.append(full)
+            symbols = []
+            for b, dec in enumerate(decoders):
+                idx_b, scales_b = idx_np[b], scales_sq[b]
+                if coded is not None:  # only the coded positions are in the stream
+                    idx_b, scales_b = idx_b[:, coded[half][1]], scales_b[:, coded[half][0]]
+                found = dec.decode(i, half == NONANCHOR, idx_b, tables,
+                                   lambda idx_b=idx_b, scales_b=scales_b: gc.index_alternatives(scales_b, idx_b))  # fmt: skip
+                if coded is not None:  # the others are symbol 0 (ŷ = μ)
+                    scattered = np.zeros(idx_np[b].shape, dtype=np.int64)
+                    scattered[:, coded[half][1]] = found
+                    found = scattered
+                symbols.append(found)
             symbols_t = torch.from_numpy(np.stack(symbols)).to(device=device, dtype=means_sq.dtype)
             return UNSQUEEZE[half](symbols_t + means_sq)
 
