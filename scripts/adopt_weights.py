@@ -12,6 +12,11 @@ run's output (`scripts/train_on_gpu.sh`: the weights in ≤15 MiB parts, reassem
         --classical runs/eval-classical/cache.jsonl \\
         --previous docs/training-logs/eval-val-mlic.json --adopt
 
+    # on a new checkout, where no cache survives (runs/ is not kept): the classical codecs' stored
+    # curves of the model-card run (docs/training-logs/eval-val-{jpeg,webp,avif,heic}.json) instead
+    python scripts/adopt_weights.py runs/cpu-run26 --out runs/eval-val26 \\
+        --anchor-curves docs/training-logs --previous docs/training-logs/eval-val-mlic.json
+
 What is evaluated is the float16 file that would ship (exported first, as `mlicpp-small-fp16.safetensors`
 in the output folder), and --adopt copies exactly those bytes: the numbers belong to the file users get.
 
@@ -58,6 +63,24 @@ def export_half(run: Path, out: Path) -> tuple[Path, str]:
     return half, sha
 
 
+def stored_anchor_curves(folder: Path) -> dict[str, Path]:
+    """The classical codecs' stored curves in ``folder``, checked before the long evaluation starts."""
+    paths = {name: folder / f"eval-val-{name}.json" for name in CLASSICAL}
+    missing = [str(path) for path in paths.values() if not path.is_file()]
+    if missing:
+        raise SystemExit(f"--anchor-curves {folder}: missing {', '.join(missing)}")
+    return paths
+
+
+def copy_anchor_curves(paths: dict[str, Path], out: Path) -> None:
+    """Put the stored curves into ``out`` as `mlic eval` would have written them, and plot all."""
+    from mlic.evaluate.plot import plot_rd
+
+    for name, path in paths.items():
+        shutil.copyfile(path, out / f"{name}.json")
+    plot_rd([str(out / f"{c}.json") for c in ("mlic", *paths)], out / "rd.png")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("run", help="folder holding model.safetensors.part00, part01, ... (or model.safetensors)")
@@ -66,6 +89,10 @@ def main():
     p.add_argument("--out", default=str(ROOT / "runs" / "adopt"))
     p.add_argument("--previous", help="a stored evaluation of the shipped file (mlic.json) to compare with, instead of evaluating it again")
     p.add_argument("--classical", help="an evaluation cache (cache.jsonl) holding the classical codecs' results: evaluate them too, plot, print BD-rates against each")
+    p.add_argument("--anchor-curves", type=Path, metavar="DIR",
+                   help="a folder holding the classical codecs' curves of an earlier run on the same images as "
+                        "eval-val-{jpeg,webp,avif,heic}.json (docs/training-logs): plot and print BD-rates against "
+                        "them without coding them again (their encoders are deterministic)")
     p.add_argument("--precision", choices=["fp32", "bf16", "auto"], default="fp32")
     p.add_argument("--workers", type=int, default=2, help="processes for classical codecs missing from the cache")
     p.add_argument("--adopt", action="store_true")
@@ -73,6 +100,9 @@ def main():
     a = p.parse_args()
     if a.previous and a.limit:
         p.error("--previous is an evaluation of all the images: with --limit the comparison would mean nothing")
+    if a.anchor_curves and (a.limit or a.classical or Path(a.images).resolve() != VAL):
+        p.error("--anchor-curves holds curves of all the validation images: not with --limit, --images or --classical")
+    anchor_curves = stored_anchor_curves(a.anchor_curves) if a.anchor_curves else None
     run, out = Path(a.run), Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     weights, sha = export_half(run, out)
@@ -94,6 +124,8 @@ def main():
         grown = merge_caches(out / "cache.jsonl", a.classical, codecs=CLASSICAL)
         if grown:
             print(f"{grown} classical results coded in this run added to {a.classical} for the next one")
+    if anchor_curves:
+        copy_anchor_curves(anchor_curves, out)
     if a.previous:
         anchor_path = Path(a.previous)
     else:
@@ -104,7 +136,7 @@ def main():
     from mlic.evaluate.results import load_curve
 
     cand = load_curve(out / "mlic.json")
-    if a.classical:
+    if a.classical or anchor_curves:
         for name in CLASSICAL:
             r = bd_metrics(cand, load_curve(out / f"{name}.json"))
             print(f"against {name:5s}: BD-rate {r['bd_rate']:+.2f} %, BD-PSNR {r['bd_psnr']:+.3f} dB")
