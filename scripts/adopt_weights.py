@@ -73,11 +73,20 @@ def stored_anchor_curves(folder: Path) -> dict[str, Path]:
 
 
 def copy_anchor_curves(paths: dict[str, Path], out: Path) -> None:
-    """Put the stored curves into ``out`` as `mlic eval` would have written them, and plot all."""
+    """Put the stored curves into ``out`` as `mlic eval` would have written them, and the summary and
+    plot of all the curves: the folder then reads like one evaluation of every codec."""
     from mlic.evaluate.plot import plot_rd
+    from mlic.evaluate.results import load_curve
+    from mlic.evaluate.runner import bd_table
 
     for name, path in paths.items():
         shutil.copyfile(path, out / f"{name}.json")
+    curves = {name: load_curve(out / f"{name}.json") for name in (*paths, "mlic")}
+    summary = json.loads((out / "summary.json").read_text())
+    summary["codecs"] = {name: curve.get("description", "") for name, curve in curves.items()}
+    summary["bd"] = bd_table(curves)
+    summary["anchor_curves"] = {name: str(path) for name, path in paths.items()}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
     plot_rd([str(out / f"{c}.json") for c in ("mlic", *paths)], out / "rd.png")
 
 

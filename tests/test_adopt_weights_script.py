@@ -29,11 +29,17 @@ def test_stored_curves_are_copied_under_the_names_eval_writes_and_plotted(tmp_pa
     for i, name in enumerate(adopt.CLASSICAL):
         _curve(stored / f"eval-val-{name}.json", name, [0.1, 0.2, 0.4, 0.8], [25.0 + i, 27.0 + i, 29.0 + i, 31.0 + i])
     _curve(out / "mlic.json", "mlic", [0.1, 0.2, 0.4, 0.8], [26.0, 28.0, 30.0, 31.5])
+    (out / "summary.json").write_text(json.dumps({"images": 82, "codecs": {"mlic": "m"}, "bd": {}}))
 
     adopt.copy_anchor_curves(adopt.stored_anchor_curves(stored), out)
     for name in adopt.CLASSICAL:
         assert (out / f"{name}.json").read_bytes() == (stored / f"eval-val-{name}.json").read_bytes()
     assert (out / "rd.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = json.loads((out / "summary.json").read_text())  # as if one run had coded every codec
+    assert summary["images"] == 82 and set(summary["codecs"]) == {"mlic", *adopt.CLASSICAL}
+    # mlic lies above jpeg's curve everywhere (fewer bits at equal PSNR), jpeg 1 dB below webp's
+    assert summary["bd"]["mlic"]["jpeg"]["bd_rate"] < 0 < summary["bd"]["jpeg"]["webp"]["bd_rate"]
+    assert set(summary["anchor_curves"]) == set(adopt.CLASSICAL)
 
 
 def test_a_missing_curve_stops_before_the_evaluation_and_names_the_file(tmp_path):
