@@ -41,6 +41,7 @@ def test_encode_decode_info(tmp_path, images, weights, capsys):
     assert main(["info", str(mlic_file)]) == 0
     text = capsys.readouterr().out
     assert "50×40" in text and "TILE" in text and "bpp" in text
+    assert "records:" in text and "chunks:" not in text  # format 3.0 has no chunks
     # never overwrite without --force, and the existing file stays as it was
     before = out.read_bytes()
     assert main(["decode", str(mlic_file), "--model", weights, "-o", str(out)]) == 1

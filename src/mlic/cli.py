@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs")
     _common(d)
 
-    i = sub.add_parser("info", help="show the header, model, dimensions, bpp and chunks of a .mlic file")
+    i = sub.add_parser("info", help="show the header, model, dimensions, bpp and records of a .mlic file")
     i.add_argument("inputs", nargs="+")
     i.add_argument("--json", action="store_true", help="print JSON")
     i.add_argument("--debug", action="store_true")
@@ -266,7 +266,8 @@ def cmd_info(args) -> int:
         print(f"  {info['file_bytes']:,} bytes, {info['bpp']:.4f} bpp; {info['tiles']} tile(s) of {info['tile_size']} px, padding {info['pad_mode']}")
         if info["icc_profile_bytes"]:
             print(f"  ICC profile: {info['icc_profile_bytes']:,} bytes")
-        print("  chunks:")
+        # Format 3.0 stores framed records, 1.x/2.x PNG-style chunks; the JSON key stays "chunks" for both.
+        print("  records:" if int(info["format_version"].split(".")[0]) >= 3 else "  chunks:")
         for c in info["chunks"]:
             print(f"    {c['type']}  offset {c['offset']:>10,}  length {c['length']:>10,}")
     return status

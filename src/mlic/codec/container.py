@@ -290,7 +290,7 @@ def parse(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Container:
     if len(container.tiles) != header.num_tiles:
         raise FormatError(f"file holds {len(container.tiles)} tiles, header declares {header.num_tiles}")
     if header.has_alpha and container.alpha is None:
-        raise FormatError("alpha chunk missing")
+        raise FormatError("alpha plane missing (the header declares one)")
     return container
 
 

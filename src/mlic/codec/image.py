@@ -165,12 +165,12 @@ def decode_alpha(data: bytes, width: int, height: int) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data)) as im:
             if im.format != "PNG" or im.size != (width, height) or im.mode not in ("L",):
-                raise FormatError("alpha chunk does not match the image")
+                raise FormatError("alpha plane does not match the image")
             return np.asarray(im).copy()
     except FormatError:
         raise
     except Exception as exc:
-        raise FormatError(f"alpha chunk is corrupt ({exc})") from None
+        raise FormatError(f"alpha plane is corrupt ({exc})") from None
 
 
 def build_output(rgb: np.ndarray, mode: str, bit_depth: int, alpha: np.ndarray | None, icc: bytes | None) -> Image.Image:
