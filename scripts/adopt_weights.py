@@ -144,12 +144,13 @@ def main():
     from mlic.evaluate.bdrate import bd_metrics
     from mlic.evaluate.results import load_curve
 
-    cand = load_curve(out / "mlic.json")
     if a.classical or anchor_curves:
+        # summary.json already holds them: written by `mlic eval` of every codec, or by copy_anchor_curves
+        against = json.loads((out / "summary.json").read_text())["bd"]["mlic"]
         for name in CLASSICAL:
-            r = bd_metrics(cand, load_curve(out / f"{name}.json"))
-            print(f"against {name:5s}: BD-rate {r['bd_rate']:+.2f} %, BD-PSNR {r['bd_psnr']:+.3f} dB")
-    result = bd_metrics(cand, load_curve(anchor_path))  # test, anchor
+            r = against[name]
+            print(f"against {name:5s}: BD-rate {r['bd_rate']:+.2f} %, BD-PSNR {r.get('bd_psnr', float('nan')):+.3f} dB")
+    result = bd_metrics(load_curve(out / "mlic.json"), load_curve(anchor_path))  # test, anchor
     (out / "comparison.json").write_text(json.dumps(dict(result, anchor=str(anchor_path), candidate_sha256=sha), indent=2, default=float))
     better = result["bd_rate"] < -a.min_gain
     print(f"candidate against shipped ({anchor_path}): BD-rate {result['bd_rate']:+.2f} %, "

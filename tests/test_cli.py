@@ -125,3 +125,14 @@ def test_refine(tmp_path, images, weights, capsys):
     assert main(["encode", str(src), "--model", weights, "--refine", "-2", "-o", str(bad)]) != 0
     assert "--refine" in capsys.readouterr().err
     assert not bad.exists()
+
+
+def test_eval_prints_a_bd_table_only_when_there_is_something_to_compare(tmp_path, images, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    images[0].rename(data / images[0].name)
+    assert main(["eval", str(data), "-o", str(tmp_path / "one"), "--codecs", "jpeg", "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "BD-rate" not in out and "results in" in out  # one codec: no empty table header
+    assert main(["eval", str(data), "-o", str(tmp_path / "two"), "--codecs", "jpeg,webp", "--workers", "1"]) == 0
+    assert "BD-rate" in capsys.readouterr().out

@@ -323,7 +323,8 @@ def cmd_eval(args) -> int:
     codecs = [c.strip() for c in args.codecs.split(",") if c.strip()]
     res = evaluate(args.dataset, args.output, codecs, qualities, args.model, args.workers, args.device, args.limit,
                    precision=args.precision or "auto", refine_steps=args.refine)
-    print(format_bd_table(res["summary"]["bd"]))
+    if res["summary"]["bd"]:  # empty when no anchor codec was evaluated: nothing to compare
+        print(format_bd_table(res["summary"]["bd"]))
     if args.plot:
         from .evaluate.plot import plot_rd
 
