@@ -33,6 +33,8 @@ VALARGS=()
 if [ -d "${VAL:-../shared/data/val/cbsd68}" ]; then
   VALARGS=(--val "${VAL:-../shared/data/val/cbsd68}" --val-limit 4 --val-every 1000)
 fi
+# INIT: a registered model, a .safetensors file, or a previous run's checkpoint.pt (weights + Adam moments;
+# then WARMUP=0 may do). WARMUP: warm-up steps (default 100).
 # QUALITY_WEIGHTS="1 1 1 1 1 2 2 2": how often each quality level is drawn (default uniform)
 QW=()
 [ -z "${QUALITY_WEIGHTS:-}" ] || read -r -a QW <<<"--quality-weights $QUALITY_WEIGHTS"
@@ -40,7 +42,7 @@ THREADS=${THREADS:-$(nproc)}
 nohup "$PY" -m mlic train --data "$DATA" --cache --workers 0 --out "$OUT" --resume \
   --init "${INIT:-mlicpp-small}" "${VALARGS[@]}" \
   --steps 100000000 --time-limit "${TRAIN_SECONDS:-7800}" --batch-size "${BATCH:-4}" --patch-size 256 "${AMP[@]}" "${QW[@]}" \
-  --lr "${LR:-1e-4}" --aux-lr "${AUX_LR:-1e-3}" --warmup-steps 100 --milestones 0.8 0.94 --threads "$THREADS" --save-every 250 --seed "${SEED:-11}" \
+  --lr "${LR:-1e-4}" --aux-lr "${AUX_LR:-1e-3}" --warmup-steps "${WARMUP:-100}" --milestones 0.8 0.94 --threads "$THREADS" --save-every 250 --seed "${SEED:-11}" \
   > "$OUT/train.log" 2>&1 &
 echo $! > "$OUT/pid"
 echo "training in the background: pid $!, log $OUT/train.log, ${AMP[*]:-fp32}, $THREADS threads"

@@ -152,6 +152,40 @@ def test_init_takes_a_registered_name_or_a_weight_file(image_folder, tmp_path):
         Trainer(_args(image_folder, tmp_path / "c", "--init", "no-such-model"))
 
 
+def test_init_from_a_checkpoint_brings_its_adam_moments_but_starts_a_new_run(image_folder, tmp_path):
+    first = Trainer(_args(image_folder, tmp_path / "a", "--steps", "3", "--save-every", "100", "--lr", "1e-4", "--aux-lr", "1e-3",
+                          "--milestones", "0.5"))  # fmt: skip
+    first.run()  # ends decayed: its saved param groups hold lr ×0.1
+    ckpt = tmp_path / "a" / "checkpoint.pt"
+    second = Trainer(_args(image_folder, tmp_path / "b", "--init", str(ckpt), "--lr", "3e-5", "--aux-lr", "2e-3"))
+    assert second.step == 0 and second.elapsed == 0.0
+    # Parameters, not the state dict: exporting at the end of the first run built its coding tables after the checkpoint.
+    a, b = dict(first.model.named_parameters()), dict(second.model.named_parameters())
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    for old, new in ((first.optimizer, second.optimizer), (first.aux_optimizer, second.aux_optimizer)):
+        old_state, new_state = old.state_dict()["state"], new.state_dict()["state"]
+        assert old_state and old_state.keys() == new_state.keys()
+        for i in old_state:
+            assert torch.equal(old_state[i]["exp_avg"], new_state[i]["exp_avg"])
+            assert torch.equal(old_state[i]["exp_avg_sq"], new_state[i]["exp_avg_sq"])
+    assert {g["lr"] for g in second.optimizer.param_groups} == {3e-5}
+    assert {g["lr"] for g in second.aux_optimizer.param_groups} == {2e-3}
+    second.train_step(torch.stack([second.dataset[(i, i)] for i in range(2)]))
+    assert all(torch.isfinite(p).all() for p in second.model.parameters())
+
+
+def test_init_from_a_broken_checkpoint_says_so(image_folder, tmp_path):
+    bad = tmp_path / "checkpoint.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(SystemExit, match="not a readable mlic training checkpoint"):
+        Trainer(_args(image_folder, tmp_path / "o", "--init", str(bad)))
+    torch.save({"model": {}}, bad)
+    with pytest.raises(SystemExit, match="missing optimizer, aux_optimizer, config"):
+        Trainer(_args(image_folder, tmp_path / "o", "--init", str(bad)))
+    with pytest.raises(SystemExit, match="no checkpoint at"):
+        Trainer(_args(image_folder, tmp_path / "o", "--init", str(tmp_path / "none.pt")))
+
+
 def test_a_signal_stops_after_the_step_and_saves(image_folder, tmp_path):
     import signal
     import time

@@ -69,7 +69,8 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument("--val", nargs="*", default=[], help="folders of validation images")
     p.add_argument("--out", default="runs/train", help="output folder (checkpoints, logs, weights)")
     p.add_argument("--model", default="mlicpp-small", help="registered configuration name or a JSON config file")
-    p.add_argument("--init", help="start from these weights: a registered model (e.g. mlicpp-small, the shipped weights) or a .safetensors file written by mlic")
+    p.add_argument("--init", help="start from these weights: a registered model (e.g. mlicpp-small, the shipped weights), a .safetensors file written by mlic, "
+                   "or a run's checkpoint.pt, whose Adam moments then come along too (a new run: step, schedule and data order start afresh)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--metric", choices=["mse", "ms-ssim"], default="mse")
     p.add_argument("--lmbda", type=float, help="fixed λ (fixed-rate models)")
@@ -95,6 +96,20 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument("--threads", type=int, help="CPU threads per process")
     p.add_argument("--check-replicas", action="store_true", help="(DDP) verify at the end that all ranks hold identical weights")
     return p
+
+
+def _read_checkpoint(path: Path, device) -> dict:
+    """A checkpoint written by this trainer, or a clear error naming the file."""
+    if not path.is_file():
+        raise SystemExit(f"no checkpoint at {path}")
+    try:
+        ckpt = torch.load(path, map_location=device, weights_only=False)
+    except Exception as e:  # truncated or foreign file: say which, not a pickle traceback
+        raise SystemExit(f"{path} is not a readable mlic training checkpoint ({type(e).__name__}: {e})") from None
+    missing = [k for k in ("model", "optimizer", "aux_optimizer", "config") if not isinstance(ckpt, dict) or k not in ckpt]
+    if missing:
+        raise SystemExit(f"{path} is not an mlic training checkpoint (missing {', '.join(missing)})")
+    return ckpt
 
 
 def _config(name: str) -> MLICConfig:
@@ -178,7 +193,16 @@ class Trainer:
         if self.rank == 0:
             self.out.mkdir(parents=True, exist_ok=True)
         config = _config(args.model)
-        if args.init:
+        init_checkpoint = None
+        if args.init and args.init.endswith(".pt"):
+            # A previous run's checkpoint: its weights and, below, its Adam moments. Only those: step, elapsed
+            # time and RNG stay this run's own, so it gets a fresh schedule but needs no warm-up for its moments.
+            init_checkpoint = _read_checkpoint(Path(args.init), self.device)
+            config = MLICConfig.from_dict(init_checkpoint["config"])
+            self.model = MLICPlusPlus(config).to(self.device)
+            self.model.load_state_dict(init_checkpoint["model"])
+            self.model.train()
+        elif args.init:
             # A registered name (e.g. the shipped "mlicpp-small") or a weight file written by mlic.
             self.model = load_model(args.init).train().to(self.device)
             config = self.model.config
@@ -200,6 +224,13 @@ class Trainer:
         aux_params = [p for n, p in self.model.named_parameters() if n.endswith("quantiles")]
         self.optimizer = torch.optim.Adam(main_params, lr=args.lr)
         self.aux_optimizer = torch.optim.Adam(aux_params, lr=args.aux_lr)
+        if init_checkpoint is not None:
+            self.optimizer.load_state_dict(init_checkpoint["optimizer"])
+            self.aux_optimizer.load_state_dict(init_checkpoint["aux_optimizer"])
+            for opt, lr in ((self.optimizer, args.lr), (self.aux_optimizer, args.aux_lr)):
+                for group in opt.param_groups:  # load_state_dict brought the old run's (decayed) rates
+                    group["lr"] = lr
+            del init_checkpoint
         self.criterion = RateDistortionLoss(args.metric)
         self.step = 0
         self.elapsed = 0.0
@@ -216,7 +247,7 @@ class Trainer:
                 "args": vars(self.args)}  # fmt: skip
 
     def _load(self, path: Path):
-        ckpt = torch.load(path, map_location=self.device, weights_only=False)
+        ckpt = _read_checkpoint(path, self.device)
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.aux_optimizer.load_state_dict(ckpt["aux_optimizer"])
