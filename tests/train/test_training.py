@@ -1,6 +1,7 @@
 """Training: optimiser wiring, learning, bit-exact resume, and two processes under torchrun (gloo)."""
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from mlic.train.data import CropDataset, StepBatchSampler
+from mlic.train.data import CropDataset, StepBatchSampler, count_smaller_than
 from mlic.train.loop import Trainer, _config, build_parser, draw_qualities
 from mlic.train.loss import RateDistortionLoss
 
@@ -41,6 +42,30 @@ def test_dataset_is_recursive_and_deterministic_per_seed(image_folder):
     a = list(next(iter(StepBatchSampler(7, 3, seed=1, start_step=5))))
     it = iter(StepBatchSampler(7, 3, seed=1))
     assert [next(it) for _ in range(6)][5] == a
+
+
+def test_count_smaller_than_reads_short_sides(image_folder):
+    files = CropDataset([image_folder], patch=64).files  # six photos 80 pixels high, one 70×90
+    assert count_smaller_than(files, 64) == (0, 7)
+    assert count_smaller_than(files, 80) == (1, 7)
+    assert count_smaller_than(files, 81) == (7, 7)
+    assert count_smaller_than(files, 81, sample=3) == (3, 3)  # a large set: only an evenly spaced sample is read
+
+
+def test_a_patch_larger_than_most_photos_is_warned_about(image_folder, tmp_path, capsys):
+    Trainer(_args(image_folder, tmp_path / "a"))
+    assert "warning" not in capsys.readouterr().err
+    Trainer(_args(image_folder, tmp_path / "b", "--patch-size", "128"))
+    err = capsys.readouterr().err
+    assert "warning: 7 of 7 training images have a short side under the 128-pixel patch" in err
+
+
+@pytest.mark.parametrize("extra, message", [(["--patch-size", "100"], "--patch-size must be a positive multiple of 64 (got 100)"),
+                                            (["--patch-size", "128", "--max-short-side", "96"], "--max-short-side 96 is smaller than --patch-size 128")])
+def test_impossible_crop_settings_are_refused_before_loading(image_folder, tmp_path, extra, message):
+    with pytest.raises(SystemExit, match=re.escape(message)):
+        Trainer(_args(image_folder, tmp_path, *extra))
+    assert not (tmp_path / "checkpoint.pt").exists()
 
 
 def test_optimisers_split_main_and_aux_parameters(image_folder, tmp_path):

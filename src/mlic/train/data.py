@@ -34,6 +34,25 @@ def load_rgb(path: Path, max_short_side: int | None = None) -> Image.Image:
     return im
 
 
+def count_smaller_than(files, side: int, sample: int = 512) -> tuple[int, int]:
+    """(how many, out of how many looked at) of ``files`` have a short side under ``side`` pixels.
+
+    Reads only image headers, of at most ``sample`` evenly spaced files, so a large set costs a moment.
+    Unreadable files are not counted here; loading them later raises with their name.
+    """
+    step = max(1, -(-len(files) // sample))  # ceil: at most ``sample`` files
+    small = seen = 0
+    for path in files[::step]:
+        try:
+            with Image.open(path) as im:
+                short = min(im.size)
+        except Exception:
+            continue
+        seen += 1
+        small += short < side
+    return small, seen
+
+
 class CropDataset(Dataset):
     """Random ``patch``×``patch`` crops with horizontal/vertical flips.
 
