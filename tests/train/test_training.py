@@ -64,8 +64,8 @@ def test_a_patch_larger_than_most_photos_is_warned_about(image_folder, tmp_path,
                                             (["--patch-size", "128", "--max-short-side", "96"], "--max-short-side 96 is smaller than --patch-size 128")])
 def test_impossible_crop_settings_are_refused_before_loading(image_folder, tmp_path, extra, message):
     with pytest.raises(SystemExit, match=re.escape(message)):
-        Trainer(_args(image_folder, tmp_path, *extra))
-    assert not (tmp_path / "checkpoint.pt").exists()
+        Trainer(_args(image_folder, tmp_path / "out", *extra))
+    assert not (tmp_path / "out").exists()  # refused before anything was made: no output folder, so no checkpoint
 
 
 def test_optimisers_split_main_and_aux_parameters(image_folder, tmp_path):
