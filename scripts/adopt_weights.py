@@ -1,7 +1,8 @@
 """After a training run: measure its weights against the shipped model on the validation images with
 real bitstreams, and (with --adopt) ship them if they are better. The run folder is either a GPU
 run's output (`scripts/train_on_gpu.sh`: the weights in ≤15 MiB parts, reassembled here) or any
-`mlic train` output folder holding model.safetensors (e.g. `scripts/train_on_cpu.sh`).
+`mlic train` output folder holding model.safetensors (e.g. `scripts/train_on_cpu.sh`), or one weight
+file (a run's `model-ema.safetensors`, written by `mlic train --ema`).
 
     python scripts/adopt_weights.py <run folder>           # evaluate + compare
     python scripts/adopt_weights.py <run folder> --adopt   # ... and replace the shipped weights
@@ -54,8 +55,11 @@ def export_half(run: Path, out: Path) -> tuple[Path, str]:
     """The run's float32 weights as the float16 file that would ship; returns (path, sha256)."""
     from mlic.models.registry import load_weights, save_weights
 
-    parts = sorted(run.glob("model.safetensors.part*"))
-    source = b"".join(part.read_bytes() for part in parts) if parts else (run / "model.safetensors").read_bytes()
+    if run.is_file():  # a weight file itself, e.g. a run's model-ema.safetensors
+        source = run.read_bytes()
+    else:
+        parts = sorted(run.glob("model.safetensors.part*"))
+        source = b"".join(part.read_bytes() for part in parts) if parts else (run / "model.safetensors").read_bytes()
     full = out / "candidate.safetensors"
     full.write_bytes(source)
     half = out / "mlicpp-small-fp16.safetensors"
@@ -92,7 +96,7 @@ def copy_anchor_curves(paths: dict[str, Path], out: Path) -> None:
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("run", help="folder holding model.safetensors.part00, part01, ... (or model.safetensors)")
+    p.add_argument("run", help="folder holding model.safetensors.part00, part01, ... (or model.safetensors), or a weight file (e.g. a run's model-ema.safetensors)")
     p.add_argument("--images", default=str(VAL))
     p.add_argument("--limit", type=int, default=0, help="images to evaluate (0 = all)")
     p.add_argument("--out", default=str(ROOT / "runs" / "adopt"))

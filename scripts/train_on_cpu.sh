@@ -36,12 +36,15 @@ fi
 # INIT: a registered model, a .safetensors file, or a previous run's checkpoint.pt (weights + Adam moments;
 # then WARMUP=0 may do). WARMUP: warm-up steps (default 100).
 # QUALITY_WEIGHTS="1 1 1 1 1 2 2 2": how often each quality level is drawn (default uniform)
+# EMA=0.999: also keep a moving average of the weights, exported as $OUT/model-ema.safetensors
 QW=()
 [ -z "${QUALITY_WEIGHTS:-}" ] || read -r -a QW <<<"--quality-weights $QUALITY_WEIGHTS"
+EMAARGS=()
+[ -z "${EMA:-}" ] || EMAARGS=(--ema "$EMA")
 THREADS=${THREADS:-$(nproc)}
 nohup "$PY" -m mlic train --data "$DATA" --cache --workers 0 --out "$OUT" --resume \
   --init "${INIT:-mlicpp-small}" "${VALARGS[@]}" \
-  --steps 100000000 --time-limit "${TRAIN_SECONDS:-7800}" --batch-size "${BATCH:-4}" --patch-size 256 "${AMP[@]}" "${QW[@]}" \
+  --steps 100000000 --time-limit "${TRAIN_SECONDS:-7800}" --batch-size "${BATCH:-4}" --patch-size 256 "${AMP[@]}" "${QW[@]}" "${EMAARGS[@]}" \
   --lr "${LR:-1e-4}" --aux-lr "${AUX_LR:-1e-3}" --warmup-steps "${WARMUP:-100}" --milestones 0.8 0.94 --threads "$THREADS" --save-every 250 --seed "${SEED:-11}" \
   > "$OUT/train.log" 2>&1 &
 echo $! > "$OUT/pid"

@@ -56,3 +56,20 @@ def test_stored_curves_of_all_images_are_refused_for_a_subset(tmp_path):
                           "--anchor-curves", "docs/training-logs", "--limit", "2"], capture_output=True, text=True)
     assert run.returncode == 2 and "--anchor-curves" in run.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_weight_file_is_taken_as_the_run_itself(tmp_path):
+    # `mlic train --ema` writes model-ema.safetensors beside model.safetensors: evaluated by naming the file
+    from mlic.models.registry import save_weights
+    from tests.helpers import tiny_model
+
+    adopt = _script()
+    run = tmp_path / "run"
+    run.mkdir()
+    save_weights(tiny_model(seed=0), run / "model.safetensors", "tiny")
+    save_weights(tiny_model(seed=1), run / "model-ema.safetensors", "tiny-ema")
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir(), (tmp_path / "c").mkdir()
+    _, from_folder = adopt.export_half(run, tmp_path / "a")
+    _, from_file = adopt.export_half(run / "model.safetensors", tmp_path / "b")
+    _, from_ema = adopt.export_half(run / "model-ema.safetensors", tmp_path / "c")
+    assert from_file == from_folder and from_ema != from_folder

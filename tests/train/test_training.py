@@ -1,5 +1,6 @@
 """Training: optimiser wiring, learning, bit-exact resume, and two processes under torchrun (gloo)."""
 import json
+import math
 import os
 import re
 import subprocess
@@ -233,3 +234,61 @@ def test_a_signal_stops_after_the_step_and_saves(image_folder, tmp_path):
     assert (tmp_path / "model.safetensors").exists()
     resumed = Trainer(_args(image_folder, tmp_path, "--steps", "100000", "--resume"))
     assert resumed.step == final["step"]
+
+
+def test_ema_averages_the_weights_after_every_step_with_its_decay(image_folder, tmp_path):
+    t = Trainer(_args(image_folder, tmp_path, "--ema", "0.75", "--lr", "1e-3"))
+    x = torch.stack([t.dataset[(i, i)] for i in range(2)])
+    weights = []
+    for _ in range(3):
+        t.train_step(x)
+        weights.append({n: p.detach().clone() for n, p in t.model.named_parameters()})
+    ema = dict(t.ema.module.named_parameters())
+    expected = {n: weights[0][n] for n in ema}  # the first step's weights start the average
+    for w in weights[1:]:
+        expected = {n: 0.75 * expected[n] + 0.25 * w[n] for n in ema}
+    moved = [n for n in ema if not torch.equal(weights[0][n], weights[2][n])]
+    assert len(moved) > 50
+    for n in ema:
+        torch.testing.assert_close(ema[n], expected[n], rtol=1e-5, atol=1e-7)
+
+
+def test_ema_is_checkpointed_resumed_validated_and_exported(image_folder, tmp_path):
+    import hashlib
+
+    from mlic.models.registry import load_weights
+
+    common = ["--ema", "0.9", "--save-every", "100", "--val", str(image_folder), "--val-limit", "1", "--val-every", "2"]
+    straight = Trainer(_args(image_folder, tmp_path / "a", "--steps", "4", *common))
+    straight.run()
+    Trainer(_args(image_folder, tmp_path / "b", "--steps", "2", *common)).run()
+    resumed = Trainer(_args(image_folder, tmp_path / "b", "--steps", "4", "--resume", *common))
+    resumed.run()
+    a, b = straight.ema.state_dict(), resumed.ema.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), "the resumed average differs from an uninterrupted run's"
+    out = tmp_path / "b"
+    final = json.loads((out / "final.json").read_text())
+    ema_file = out / "model-ema.safetensors"
+    assert final["ema_weights_sha256"] == hashlib.sha256(ema_file.read_bytes()).hexdigest()
+    assert final["ema_weights_sha256"] != final["weights_sha256"]  # an average, not a copy of the last weights
+    exported = load_weights(ema_file).state_dict()
+    trained = dict(resumed.ema.module.named_parameters())
+    assert all(torch.equal(exported[n], p) for n, p in trained.items())
+    assert set(final["ema"]) == {k for k in final if k.startswith("q")} and all(math.isfinite(v) for v in final["ema"].values())
+    rows = (out / "val-ema.csv").read_text().splitlines()
+    assert rows[0].startswith("step,") and [r.split(",")[0] for r in rows[1:]] == ["2", "4"]
+
+
+@pytest.mark.parametrize("decay", ["1", "0", "-0.5"])
+def test_an_ema_decay_outside_0_1_is_refused_before_anything_is_made(image_folder, tmp_path, decay):
+    with pytest.raises(SystemExit, match=re.escape(f"--ema is a decay between 0 and 1, e.g. 0.999 (got {float(decay)})")):
+        Trainer(_args(image_folder, tmp_path / "out", "--ema", decay))
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_run_without_an_average_resumes_with_one_from_its_weights(image_folder, tmp_path, capsys):
+    Trainer(_args(image_folder, tmp_path, "--steps", "2", "--save-every", "100")).run()
+    resumed = Trainer(_args(image_folder, tmp_path, "--steps", "3", "--resume", "--ema", "0.9"))
+    assert "holds no moving average; --ema starts from its weights at step 2" in capsys.readouterr().err
+    own = resumed.model.state_dict()
+    assert all(torch.equal(v, own[k]) for k, v in resumed.ema.module.state_dict().items())

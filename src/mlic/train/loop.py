@@ -1,7 +1,8 @@
 """The training loop: one process, or many under ``torchrun`` (DistributedDataParallel).
 
 Only rank 0 writes (checkpoints, logs, exported weights). Checkpoints are written atomically and
-hold everything needed to continue bit-exactly: model, both optimizers, step, RNG states.
+hold everything needed to continue bit-exactly: model, both optimizers, step, RNG states (and, with
+``--ema``, the moving average of the weights).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 
 from .._io import atomic_write_bytes
@@ -87,6 +89,9 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument("--warmup-steps", type=int, default=1000)
     p.add_argument("--milestones", type=float, nargs="*", default=[0.8, 0.93], help="fractions of training where LR drops ×0.1")
     p.add_argument("--clip", type=float, default=1.0, help="gradient clipping max norm (0 = off)")
+    p.add_argument("--ema", type=float, metavar="DECAY",
+                   help="also keep an exponential moving average of the weights, updated after every step with this decay "
+                        "(e.g. 0.999: about the last 1,000 steps), validated beside the weights and exported as model-ema.safetensors")
     p.add_argument("--amp", action="store_true", help="bfloat16 autocast: on CUDA, and on CPUs that compute bf16 natively (AVX512-BF16/AMX)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--save-every", type=int, default=1000)
@@ -194,6 +199,8 @@ class Trainer:
             raise SystemExit(f"--patch-size must be a positive multiple of {STRIDE} (got {args.patch_size})")
         if args.max_short_side and args.max_short_side < args.patch_size:
             raise SystemExit(f"--max-short-side {args.max_short_side} is smaller than --patch-size {args.patch_size}: every crop would be upscaled")
+        if args.ema is not None and not 0 < args.ema < 1:
+            raise SystemExit(f"--ema is a decay between 0 and 1, e.g. 0.999 (got {args.ema})")
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
         local_rank = int(os.environ.get("LOCAL_RANK", "0"))
@@ -251,6 +258,10 @@ class Trainer:
         self.criterion = RateDistortionLoss(args.metric)
         self.step = 0
         self.elapsed = 0.0
+        # Rank 0 alone averages: it alone validates, saves and exports, and every rank holds the same weights.
+        self.ema = None
+        if args.ema is not None and self.rank == 0:
+            self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(args.ema), use_buffers=False).eval()
         if args.resume and (self.out / "checkpoint.pt").exists():
             self._load(self.out / "checkpoint.pt")
         self.net = DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None) if self.world > 1 else self.model
@@ -263,7 +274,7 @@ class Trainer:
     def _state(self):
         return {"step": self.step, "elapsed": self.elapsed, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "aux_optimizer": self.aux_optimizer.state_dict(), "config": self.model.config.to_dict(), "rng": _rng_state(),
-                "args": vars(self.args)}  # fmt: skip
+                "args": vars(self.args)} | ({"ema": self.ema.state_dict()} if self.ema is not None else {})  # fmt: skip
 
     def _load(self, path: Path):
         ckpt = _read_checkpoint(path, self.device)
@@ -272,6 +283,12 @@ class Trainer:
         self.aux_optimizer.load_state_dict(ckpt["aux_optimizer"])
         self.step, self.elapsed = ckpt["step"], ckpt.get("elapsed", 0.0)
         _set_rng_state(ckpt["rng"])
+        if self.ema is not None:
+            if "ema" in ckpt:
+                self.ema.load_state_dict(ckpt["ema"])
+            else:  # the run so far kept none: the average starts at the resumed weights
+                self.ema.module.load_state_dict(self.model.state_dict())
+                print(f"note: {path} holds no moving average; --ema starts from its weights at step {self.step}", file=sys.stderr)
 
     def save(self):
         if self.rank != 0:
@@ -279,10 +296,14 @@ class Trainer:
         _atomic_torch_save(self._state(), self.out / "checkpoint.pt")
 
     def export(self, name="model") -> str:
+        """Write ``name``.safetensors (and, with ``--ema``, ``name``-ema.safetensors); returns the first's SHA-256."""
         was_training = self.model.training
         self.model.eval()
         sha = save_weights(self.model, self.out / f"{name}.safetensors", name, extra={"steps": self.step})
         self.model.train(was_training)
+        if self.ema is not None:
+            self.ema_sha = save_weights(self.ema.module, self.out / f"{name}-ema.safetensors", f"{name}-ema",
+                                        extra={"steps": self.step, "ema_decay": self.args.ema})
         return sha
 
     # -- one step ------------------------------------------------------------------------------
@@ -311,6 +332,8 @@ class Trainer:
         aux = self.model.aux_loss()
         aux.backward()
         self.aux_optimizer.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
         self.step += 1
         return {k: float(v.detach()) for k, v in losses.items()} | {"aux": float(aux.detach()), "lr": self.optimizer.param_groups[0]["lr"]}
 
@@ -320,24 +343,27 @@ class Trainer:
         return self.step / max(1, self.args.steps)
 
     @torch.no_grad()
-    def validate(self) -> dict:
-        """Estimated bpp (likelihoods) and PSNR per quality on the validation images."""
+    def validate(self, model: MLICPlusPlus | None = None) -> dict:
+        """Estimated bpp (likelihoods) and PSNR per quality on the validation images, of ``model``
+        (default: the weights being trained)."""
         from ..codec.image import pad_to_multiple
 
-        self.model.eval()
-        n = max(self.model.config.num_rates, 1)
+        model = model if model is not None else self.model
+        was_training = model.training
+        model.eval()
+        n = max(model.config.num_rates, 1)
         res = {}
         for qi in range(n):
             bpp = psnr = 0.0
             for img in self.val:
                 x = img.unsqueeze(0).to(self.device)
                 xp = pad_to_multiple(x)
-                out = self.model(xp, qi + 1) if self.model.config.num_rates else self.model(xp)
+                out = model(xp, qi + 1) if model.config.num_rates else model(xp)
                 x_hat = out["x_hat"][..., : x.shape[2], : x.shape[3]].clamp(0, 1)
                 bpp += float(bits_per_pixel(out["likelihoods"], x.shape[2] * x.shape[3]))
                 psnr += float(-10 * torch.log10((x_hat - x).pow(2).mean()))
             res[f"q{qi + 1}_bpp"], res[f"q{qi + 1}_psnr"] = bpp / len(self.val), psnr / len(self.val)
-        self.model.train()
+        model.train(was_training)
         return res
 
     def run(self):
@@ -353,7 +379,7 @@ class Trainer:
                 writer = None
         if self.rank == 0 and self.step:
             # A run stopped after its last checkpoint logged steps that it will now train again.
-            for path in (log_path, self.out / "val.csv"):
+            for path in (log_path, self.out / "val.csv", self.out / "val-ema.csv"):
                 _drop_rows_after(path, self.step)
         bar = progress_bar(total=args.steps, initial=self.step, disable=self.rank != 0, desc="train", dynamic_ncols=True)
         start = time.monotonic() - self.elapsed
@@ -375,6 +401,8 @@ class Trainer:
                         self.save()
                     if self.val is not None and self.rank == 0 and self.step % args.val_every == 0:
                         self._log(self.out / "val.csv", {"lr": stats["lr"]} | self.validate(), writer)
+                        if self.ema is not None:
+                            self._log(self.out / "val-ema.csv", self.validate(self.ema.module), writer, tag_prefix="ema/")
                     if self._all_ranks_agree_to_stop(stop.requested):
                         break
                     if self.step >= args.steps or (args.time_limit and self.elapsed >= args.time_limit):
@@ -387,8 +415,12 @@ class Trainer:
             if self.rank == 0:
                 sha = self.export()
                 final = {"step": self.step, "elapsed_s": round(self.elapsed, 1), "weights_sha256": sha, "interrupted": interrupted}
+                if self.ema is not None:
+                    final["ema_weights_sha256"] = self.ema_sha
                 if self.val is not None and not interrupted:
                     final |= self.validate()
+                    if self.ema is not None:
+                        final["ema"] = self.validate(self.ema.module)
                 atomic_write_bytes(self.out / "final.json", json.dumps(final, indent=2).encode(), force=True)
                 print(json.dumps(final))
             if self.world > 1:
@@ -417,7 +449,7 @@ class Trainer:
         if self.rank == 0:
             (self.out / "replicas.json").write_text(json.dumps({"world_size": self.world, "weights_sha256": gathered}, indent=2))
 
-    def _log(self, path: Path, stats: dict, writer):
+    def _log(self, path: Path, stats: dict, writer, tag_prefix: str = ""):
         row = {"step": self.step, "elapsed_s": round(self.elapsed, 2)} | stats
         new = not path.exists()
         with path.open("a", newline="") as f:
@@ -428,7 +460,7 @@ class Trainer:
         if writer is not None:
             for k, v in stats.items():
                 if isinstance(v, float) and math.isfinite(v):
-                    writer.add_scalar(k, v, self.step)
+                    writer.add_scalar(tag_prefix + k, v, self.step)
 
 
 def _drop_rows_after(path: Path, step: int) -> None:
