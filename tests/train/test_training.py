@@ -51,6 +51,8 @@ def test_count_smaller_than_reads_short_sides(image_folder):
     assert count_smaller_than(files, 80) == (1, 7)
     assert count_smaller_than(files, 81) == (7, 7)
     assert count_smaller_than(files, 81, sample=3) == (3, 3)  # a large set: only an evenly spaced sample is read
+    assert count_smaller_than(files, 81, sample=5) == (5, 5)  # exactly that many (a stride of 2 would read 4)
+    assert count_smaller_than(files, 81, sample=1) == (1, 1)
 
 
 def test_a_patch_larger_than_most_photos_is_warned_about(image_folder, tmp_path, capsys):
@@ -292,3 +294,17 @@ def test_a_run_without_an_average_resumes_with_one_from_its_weights(image_folder
     assert "holds no moving average; --ema starts from its weights at step 2" in capsys.readouterr().err
     own = resumed.model.state_dict()
     assert all(torch.equal(v, own[k]) for k, v in resumed.ema.module.state_dict().items())
+
+
+def test_the_shared_training_photos_warn_at_384_but_not_at_256(capsys):
+    # 9.0 % of them are under 256 pixels, 74 % under 384: every header is read, not a sample that could
+    # tip 9 % over the 10 % line (a stride sample of 360 of them had found 11.4 %)
+    from mlic.train.loop import _warn_about_small_images
+    from tests.conftest import SHARED, need_shared
+
+    files = CropDataset([need_shared(SHARED / "data" / "train")], patch=256).files
+    assert count_smaller_than(files, 256) == (97, 1080)
+    _warn_about_small_images(files, 256)
+    assert "warning" not in capsys.readouterr().err
+    _warn_about_small_images(files, 384)
+    assert "warning: 799 of 1080 training images have a short side under the 384-pixel patch" in capsys.readouterr().err

@@ -34,15 +34,19 @@ def load_rgb(path: Path, max_short_side: int | None = None) -> Image.Image:
     return im
 
 
-def count_smaller_than(files, side: int, sample: int = 512) -> tuple[int, int]:
+def count_smaller_than(files, side: int, sample: int = 4096) -> tuple[int, int]:
     """(how many, out of how many looked at) of ``files`` have a short side under ``side`` pixels.
 
     Reads only image headers, of at most ``sample`` evenly spaced files, so a large set costs a moment.
     Unreadable files are not counted here; loading them later raises with their name.
     """
-    step = max(1, -(-len(files) // sample))  # ceil: at most ``sample`` files
+    n = len(files)
+    # Exactly ``sample`` files, first to last. With 512 by stride (ceil(n / sample)) the trainer looked at
+    # 360 of the 1,080 training photos and found 11.4 % under 256 pixels where the whole set has 9.0 %, so
+    # it warned wrongly; 4,096 headers take a few seconds, and sets up to that size are read whole.
+    picked = files if n <= sample else [files[i * (n - 1) // max(1, sample - 1)] for i in range(sample)]
     small = seen = 0
-    for path in files[::step]:
+    for path in picked:
         try:
             with Image.open(path) as im:
                 short = min(im.size)
