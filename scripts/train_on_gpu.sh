@@ -28,7 +28,7 @@ if ! "$PY" -c "import constriction" 2>/dev/null && ls .whl/*.whl >/dev/null 2>&1
 fi
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 if [ "${TRAIN:-1}" != 0 ]; then  # TRAIN=0: only the speed table and the cross-device files
-  WORK=runs/gpu-train
+  WORK=${WORK:-runs/gpu-train}
   INIT=()
   INIT_WEIGHTS=${INIT_WEIGHTS:-src/mlic/weights/mlicpp-small.safetensors}
   if [ -n "${CONTINUE:-}" ]; then
@@ -45,15 +45,21 @@ if [ "${TRAIN:-1}" != 0 ]; then  # TRAIN=0: only the speed table and the cross-d
   # QUALITY_WEIGHTS="1 1 1 1 1 2 2 2": how often each quality level is drawn (default uniform)
   QW=()
   [ -z "${QUALITY_WEIGHTS:-}" ] || read -r -a QW <<<"--quality-weights $QUALITY_WEIGHTS"
+  # EMA=0.999: also keep a moving average of the weights; its parts go to $OUT/ema/ (adopt_weights.py $OUT/ema)
+  EMAARGS=()
+  [ -z "${EMA:-}" ] || EMAARGS=(--ema "$EMA")
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
   # The progress bar goes to a file: the command's output tail is all that comes back, keep it readable.
   $PY -m mlic.train --data "${DATA:-data/train-subset}" --model "${MODEL:-mlicpp-small}" "${INIT[@]}" \
     --time-limit "${TRAIN_SECONDS:-540}" --steps 10000000 --batch-size "${BATCH:-32}" --patch-size 256 \
-    --max-short-side 256 --cache --workers 12 --amp --lr "${LR:-2e-4}" --aux-lr "${AUX_LR:-1e-3}" --warmup-steps "${WARMUP:-300}" \
-    --milestones 0.8 0.94 --save-every 2000 "${QW[@]}" --out "$WORK" 2>"$OUT/progress.log" && rc=0 || rc=$?
+    --max-short-side 256 --cache --workers "${WORKERS:-12}" --amp --lr "${LR:-2e-4}" --aux-lr "${AUX_LR:-1e-3}" --warmup-steps "${WARMUP:-300}" \
+    --milestones 0.8 0.94 --save-every 2000 "${QW[@]}" "${EMAARGS[@]}" --out "$WORK" 2>"$OUT/progress.log" && rc=0 || rc=$?
   tr '\r' '\n' <"$OUT/progress.log" | grep -v '^train:' | tail -n 30 || true
   [ "$rc" = 0 ] || { echo "training failed (exit $rc); full log in progress.log" >&2; exit "$rc"; }
   split -b 15m -d "$WORK/model.safetensors" "$OUT/model.safetensors.part"
+  if [ -n "${EMA:-}" ]; then
+    mkdir -p "$OUT/ema" && split -b 15m -d "$WORK/model-ema.safetensors" "$OUT/ema/model.safetensors.part"
+  fi
   cp "$WORK/log.csv" "$WORK/final.json" "$OUT/"
 fi
 if [ "${BENCH:-1}" != 0 ]; then
