@@ -2,12 +2,11 @@
 
 Runs that continue the same weights with small learning rates end in the same basin; the mean of
 their weights is often at least as good as any one of them and costs no training. Only floating
-point tensors are averaged; the integer probability tables are rebuilt from the averaged
-parameters (``save_weights`` calls ``update(force=True)``), so the result is a complete model.
+point tensors are averaged; the integer probability tables are then rebuilt from the averaged
+parameters, so the result is a complete model that codes as it is.
 """
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 
@@ -23,12 +22,11 @@ def average_weights(paths: Sequence[str | os.PathLike]) -> MLICPlusPlus:
     if len(paths) < 2:
         raise ValueError(f"averaging needs at least two weight files, got {len(paths)}")
     model = load_weights(paths[0])
-    config = json.dumps(model.config.to_dict(), sort_keys=True)
     state = model.state_dict()
     sums = {k: v.double().clone() for k, v in state.items() if v.is_floating_point()}
     for path in paths[1:]:
         other = load_weights(path)
-        if json.dumps(other.config.to_dict(), sort_keys=True) != config:
+        if other.config != model.config:
             raise CheckpointError(f"{path} has another configuration than {paths[0]}: weights of different models cannot be averaged")
         for k, v in other.state_dict().items():
             if k in sums:

@@ -296,15 +296,16 @@ class Trainer:
         _atomic_torch_save(self._state(), self.out / "checkpoint.pt")
 
     def export(self, name="model") -> str:
-        """Write ``name``.safetensors (and, with ``--ema``, ``name``-ema.safetensors); returns the first's SHA-256."""
+        """Write ``name``.safetensors; returns its SHA-256."""
         was_training = self.model.training
         self.model.eval()
         sha = save_weights(self.model, self.out / f"{name}.safetensors", name, extra={"steps": self.step})
         self.model.train(was_training)
-        if self.ema is not None:
-            self.ema_sha = save_weights(self.ema.module, self.out / f"{name}-ema.safetensors", f"{name}-ema",
-                                        extra={"steps": self.step, "ema_decay": self.args.ema})
         return sha
+
+    def export_ema(self, name="model-ema") -> str:
+        """Write the moving average (``--ema``) as ``name``.safetensors; returns its SHA-256."""
+        return save_weights(self.ema.module, self.out / f"{name}.safetensors", name, extra={"steps": self.step, "ema_decay": self.args.ema})
 
     # -- one step ------------------------------------------------------------------------------
     def _qualities(self, batch: int):
@@ -416,7 +417,7 @@ class Trainer:
                 sha = self.export()
                 final = {"step": self.step, "elapsed_s": round(self.elapsed, 1), "weights_sha256": sha, "interrupted": interrupted}
                 if self.ema is not None:
-                    final["ema_weights_sha256"] = self.ema_sha
+                    final["ema_weights_sha256"] = self.export_ema()
                 if self.val is not None and not interrupted:
                     final |= self.validate()
                     if self.ema is not None:
